@@ -1,0 +1,19 @@
+"""``/api/v1/``: each app contributes its routes from ``<app>/api/urls.py``."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from itom.api import views
+from itom.api.root import APIRootView
+
+router = SimpleRouter()
+router.register("audit", views.ObjectChangeViewSet)
+
+urlpatterns = [
+    path("", APIRootView.as_view(), name="api-root"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+    path("", include("accounts.api.urls")),
+]

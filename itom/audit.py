@@ -1,0 +1,137 @@
+"""The audit trail, written in one place whatever the entry point (UI, API, admin, task, shell).
+
+Receivers on Django's model signals write an ``ObjectChange`` for every create, update, delete
+and many-to-many change of an audited model: every ``ChangeLoggedModel`` plus the models named
+in ``register()`` (the user model). ``QuerySet.update()`` and ``bulk_create`` bypass signals:
+code that uses them on audited models calls ``log_change`` itself.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from itom.choices import ChangeAction
+from itom.context import current_actor
+from itom.models import ChangeLoggedModel, ObjectChange
+
+_registered_excludes = {}
+
+
+def register(model, exclude=()):
+    """Audit a model that can't inherit ``ChangeLoggedModel`` (e.g. the user model)."""
+    _registered_excludes[model] = tuple(exclude)
+
+
+def is_audited(model):
+    return issubclass(model, ChangeLoggedModel) or model in _registered_excludes
+
+
+def _excluded(model):
+    if model in _registered_excludes:
+        return _registered_excludes[model]
+    return tuple(getattr(model, "audit_exclude", ())) + ("created_at", "updated_at")
+
+
+def serialize(instance):
+    """A JSON-safe dict of the instance's concrete fields and many-to-many primary keys."""
+    excluded = _excluded(type(instance))
+    encoder = DjangoJSONEncoder()
+    data = {}
+    opts = instance._meta
+    for f in opts.concrete_fields:
+        if f.name in excluded:
+            continue
+        value = f.value_from_object(instance)
+        data[f.name] = value if value is None or isinstance(value, (bool, int, str)) else encoder.default(value)
+    if instance.pk is not None:
+        for f in opts.many_to_many:
+            if f.name not in excluded:
+                data[f.name] = sorted(getattr(instance, f.name).values_list("pk", flat=True))
+    return data
+
+
+def log_change(instance, action, before=None, after=None):
+    actor = current_actor()
+    user = actor.resolve_user()
+    return ObjectChange.objects.create(
+        user=user,
+        user_name=user.get_username() if user is not None else actor.label,
+        request_id=actor.request_id,
+        action=action,
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=True),
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        prechange_data=before,
+        postchange_data=after,
+    )
+
+
+@receiver(pre_save)
+def _snapshot_before_save(sender, instance, raw=False, **kwargs):
+    if raw or not is_audited(sender):
+        return
+    instance._audit_before = None
+    if instance.pk is not None and not instance._state.adding:
+        previous = sender._base_manager.filter(pk=instance.pk).first()
+        if previous is not None:
+            instance._audit_before = serialize(previous)
+
+
+@receiver(post_save)
+def _log_save(sender, instance, created, raw=False, **kwargs):
+    if raw or not is_audited(sender):
+        return
+    after = serialize(instance)
+    before = None if created else getattr(instance, "_audit_before", None)
+    if before is not None and before == after:
+        return  # a save that changed nothing audited
+    log_change(instance, ChangeAction.CREATE if created or before is None else ChangeAction.UPDATE, before, after)
+
+
+@receiver(post_delete)
+def _log_delete(sender, instance, **kwargs):
+    if is_audited(sender):
+        log_change(instance, ChangeAction.DELETE, serialize(instance), None)
+
+
+def _m2m_field(sender, model):
+    for f in model._meta.many_to_many:
+        if f.remote_field.through is sender:
+            return f
+    return None
+
+
+@receiver(m2m_changed)
+def _log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """Log an update of each object that owns the changed m2m field, with its before/after."""
+    if action not in {"pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"}:
+        return
+    owner_model = model if reverse else type(instance)
+    if not is_audited(owner_model):
+        return
+    field = _m2m_field(sender, owner_model)
+    if field is None:
+        return
+    key = f"_audit_m2m_{sender._meta.label}"
+    if action.startswith("pre_"):
+        if not reverse:
+            owners = [instance]
+        elif action == "pre_clear":
+            owners = owner_model._base_manager.filter(**{field.name: instance})
+        else:
+            owners = owner_model._base_manager.filter(pk__in=pk_set)
+        instance.__dict__[key] = {owner.pk: serialize(owner) for owner in owners}
+        return
+    snapshots = instance.__dict__.pop(key, {})
+    owners = [instance] if not reverse else owner_model._base_manager.filter(pk__in=list(snapshots))
+    for owner in owners:
+        before, after = snapshots.get(owner.pk), serialize(owner)
+        if before != after:
+            log_change(owner, ChangeAction.UPDATE, before, after)
+
+
+def audited_models():
+    from django.apps import apps
+
+    return [m for m in apps.get_models() if is_audited(m)]

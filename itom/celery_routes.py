@@ -1,0 +1,14 @@
+"""Queues and the route of every Celery task.
+
+Every task the project defines must be listed here, and every name listed here must be a
+task (tests/itom/test_task_routes.py checks both directions). Poller zones are queues named
+``poll.<zone>``; a worker started with ``-Q poll.<zone>`` polls that zone only.
+"""
+
+QUEUES = ("default", "notify", "poll.default")
+
+TASK_ROUTES = {
+    "itom.tasks.prune_audit_log": {"queue": "default"},
+    "itom.tasks.ping": {"queue": "default"},
+    "accounts.tasks.import_teams": {"queue": "default"},
+}
