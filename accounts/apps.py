@@ -6,13 +6,15 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from axes.signals import user_locked_out
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_migrate
 
-        from accounts import selectors
+        from accounts import receivers, selectors
         from itom import audit, dashboard, navigation
 
         audit.register(get_user_model(), exclude=("password", "last_login"))
+        user_locked_out.connect(receivers.log_locked_out, dispatch_uid="accounts.log_locked_out")
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="accounts.sync_roles")
         navigation.register(navigation.MenuItem("Teams", "accounts:team_list", permission="accounts.view_team"))
         dashboard.register(

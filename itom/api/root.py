@@ -9,8 +9,9 @@ class APIRootView(APIView):
     """The API's entry point: links to every resource, the schema and the docs."""
 
     permission_classes = [IsAuthenticated]
-    links = ["audit-list", "team-list", "user-list", "schema", "docs"]
+    # Each app adds its resources here when it lands: {key: URL name in the "api" namespace}.
+    links = {"audit": "audit-list", "teams": "team-list", "users": "user-list", "schema": "schema", "docs": "docs"}
 
     @extend_schema(exclude=True)
     def get(self, request):
-        return Response({name.removesuffix("-list"): reverse(f"api:{name}", request=request) for name in self.links})
+        return Response({key: reverse(f"api:{name}", request=request) for key, name in self.links.items()})

@@ -8,7 +8,7 @@ from itom.api import views
 from itom.api.root import APIRootView
 
 router = SimpleRouter()
-router.register("audit", views.ObjectChangeViewSet)
+router.register("audit", views.ObjectChangeViewSet, basename="audit")
 
 urlpatterns = [
     path("", APIRootView.as_view(), name="api-root"),

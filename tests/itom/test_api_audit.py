@@ -14,7 +14,7 @@ def _a_change():
 
 class TestAuditAPI(ReadOnlyAPIEndpointTests):
     viewset = ObjectChangeViewSet
-    url_name = "api:objectchange"
+    url_name = "api:audit"
     make_object = staticmethod(_a_change)
 
 
