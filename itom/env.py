@@ -49,8 +49,9 @@ def integer(name, default=None, minimum=None):
 
 
 def string_list(name, default=()):
+    """Comma-separated; unset or empty means the default."""
     value = _raw(name)
-    if value is None:
+    if not value:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
 

@@ -140,7 +140,9 @@ class ObjectListView(PortalPermissionMixin, generic.TemplateView):
             sort=sort or "",
             rows=[(obj, [(c, c.value(obj)) for c in columns]) for obj in page.object_list],
         )
-        template = self.partial_template_name if request.headers.get("HX-Request") else self.template_name
+        partial = bool(request.headers.get("HX-Request"))
+        context["htmx_partial"] = partial
+        template = self.partial_template_name if partial else self.template_name
         return self.response_class(request=request, template=[template], context=context, using=self.template_engine)
 
     def get_context_data(self, **kwargs):

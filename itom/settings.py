@@ -86,7 +86,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 
-_database_url = env.string("DATABASE_URL")
+_database_url = env.secret("DATABASE_URL")
 if _database_url:
     if not _database_url.startswith(("postgres://", "postgresql://", "sqlite://")):
         raise ImproperlyConfigured("DATABASE_URL: expected a postgres:// or sqlite:// URL")
@@ -136,8 +136,14 @@ AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.integer("PROXY_COUNT", 0, minimum=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address, for lockouts: the connection's own, unless the operator says how many
+# reverse proxies stand in front (then the address that many hops back in X-Forwarded-For).
+PROXY_COUNT = env.integer("PROXY_COUNT", 0, minimum=0)
+if PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -205,21 +211,24 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery ---------------------------------------------------------------------------------
 
-_broker_url = env.string("CELERY_BROKER_URL")
+_broker_url = env.secret("CELERY_BROKER_URL")
 if _broker_url:
-    if not _broker_url.startswith(("redis://", "rediss://", "filesystem://")):
-        raise ImproperlyConfigured("CELERY_BROKER_URL: expected a redis:// URL (or filesystem://)")
+    if not _broker_url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(
+            "CELERY_BROKER_URL: expected a redis:// or rediss:// URL (leave it unset for the embedded broker)"
+        )
     CELERY_BROKER_URL = _broker_url
 else:
     # The embedded default: kombu's filesystem transport, one folder shared by all processes.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "in"),
         "data_folder_out": str(_broker_dir / "in"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -237,7 +246,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10 if CELERY_TASK_TIME_LI
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
-# Periodic tasks; django-celery-beat copies these into its tables, where managers can edit them.
+# Periodic tasks. django-celery-beat copies these into its tables at every beat start (so their
+# schedules are set here); managers may disable one in the admin and that sticks.
 CELERY_BEAT_SCHEDULE = {
     "prune-audit-log": {"task": "itom.tasks.prune_audit_log", "schedule": 24 * 3600},
 }

@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from itom import dashboard
 from itom.celery import app as celery_app
@@ -18,14 +18,14 @@ def home(request):
     return render(request, "itom/home.html", {"panels": dashboard.panels_for(request)})
 
 
-@require_GET
+@require_safe
 @never_cache
 def livez(request):
     """Liveness: the process answers. No database or broker involved."""
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request):
     """Readiness: 200 when the database and the broker answer, else 503 naming what failed."""
