@@ -131,6 +131,48 @@ def _log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
             log_change(owner, ChangeAction.UPDATE, before, after)
 
 
+def readable_diff(model, changes):
+    """The History tab's rows for ``changes`` (ObjectChanges of one ``model``): a list, per change,
+    of ``(field label, before, after)`` with related objects' primary keys shown as their names.
+    One query per related model for the whole page, not per row."""
+    fields = {f.name: f for f in model._meta.concrete_fields + model._meta.many_to_many}
+    wanted = {}
+    for change in changes:
+        for name, values in change.diff.items():
+            field = fields.get(name)
+            if field is not None and field.is_relation:
+                for value in values:
+                    wanted.setdefault(field.related_model, set()).update(
+                        value if isinstance(value, list) else [value] if value is not None else []
+                    )
+    names = {
+        related: {obj.pk: str(obj) for obj in related._base_manager.filter(pk__in=pks)}
+        for related, pks in wanted.items()
+    }
+
+    def show(field, value):
+        if field is None or not field.is_relation or value is None:
+            return value
+        known = names.get(field.related_model, {})
+        if isinstance(value, list):
+            return ", ".join(known.get(pk, f"#{pk} (deleted)") for pk in value) or "—"
+        return known.get(value, f"#{value} (deleted)")
+
+    rows = []
+    for change in changes:
+        rows.append(
+            [
+                (
+                    str(getattr(fields.get(name), "verbose_name", name)),
+                    show(fields.get(name), before),
+                    show(fields.get(name), after),
+                )
+                for name, (before, after) in change.diff.items()
+            ]
+        )
+    return rows
+
+
 def audited_models():
     from django.apps import apps
 

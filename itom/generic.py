@@ -25,6 +25,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
 from django.views import generic
 
+from itom.audit import readable_diff
 from itom.forms import bootstrap_form
 from itom.models import ObjectChange
 
@@ -184,6 +185,14 @@ def _csv_safe(value):
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def object_actions(user, opts):
+    """What the detail page's header offers this user (the tabs share it)."""
+    return {
+        "can_change": user.has_perm(f"{opts.app_label}.change_{opts.model_name}"),
+        "can_delete": user.has_perm(f"{opts.app_label}.delete_{opts.model_name}"),
+    }
+
+
 class ObjectDetailView(PortalPermissionMixin, generic.DetailView):
     """Shows ``fields`` (``[(label, accessor)]`` or accessors) under the Details tab."""
 
@@ -202,14 +211,7 @@ class ObjectDetailView(PortalPermissionMixin, generic.DetailView):
             label, accessor = entry if isinstance(entry, tuple) else (None, entry)
             column = Column(accessor, label or "", sortable=False).with_defaults(self.model)
             rows.append((column.label, column.value(obj)))
-        user = self.request.user
-        kwargs.update(
-            opts=opts,
-            detail_rows=rows,
-            active_tab="details",
-            can_change=user.has_perm(f"{opts.app_label}.change_{opts.model_name}"),
-            can_delete=user.has_perm(f"{opts.app_label}.delete_{opts.model_name}"),
-        )
+        kwargs.update(opts=opts, detail_rows=rows, active_tab="details", **object_actions(self.request.user, opts))
         return super().get_context_data(**kwargs)
 
 
@@ -226,7 +228,15 @@ class ObjectHistoryView(PortalPermissionMixin, generic.DetailView):
             object_id=str(self.object.pk),
         ).select_related("user")
         page = Paginator(changes, self.paginate_by).get_page(self.request.GET.get("page"))
-        kwargs.update(opts=self.model._meta, page_obj=page, changes=page.object_list, active_tab="history")
+        entries = list(page.object_list)
+        kwargs.update(
+            opts=self.model._meta,
+            page_obj=page,
+            changes=entries,
+            entries=list(zip(entries, readable_diff(self.model, entries), strict=True)),
+            active_tab="history",
+            **object_actions(self.request.user, self.model._meta),
+        )
         return super().get_context_data(**kwargs)
 
 
