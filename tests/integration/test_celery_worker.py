@@ -7,12 +7,9 @@ the worker must see). Its output is printed when a test fails.
 """
 
 import os
-import subprocess
 import sys
-import threading
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -26,54 +23,13 @@ from itom.choices import ChangeAction
 from itom.models import ObjectChange
 from itom.roles import MANAGER
 from tests.factories import UserFactory
+from tests.integration.processes import BIN, Process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-CELERY = PROJECT_DIR / ".venv" / "bin" / "celery"
+CELERY = BIN / "celery"
 READY_TIMEOUT = 60  # seconds for the worker to connect and start consuming
 TASK_TIMEOUT = 60  # seconds for a sent task's effect to show in the database
-
-
-class Process:
-    """A child process whose combined output is collected line by line in the background."""
-
-    def __init__(self, args, env, cwd=PROJECT_DIR):
-        self.args = args
-        self.lines = []
-        self.popen = subprocess.Popen(
-            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.popen.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self):
-        return "".join(self.lines)
-
-    def wait_for_output(self, text, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return
-            if self.popen.poll() is not None:
-                raise AssertionError(f"{self.args[0]} exited with {self.popen.returncode}:\n{self.output}")
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear in {timeout} s:\n{self.output}")
-
-    def stop(self, timeout=15):
-        if self.popen.poll() is None:
-            self.popen.terminate()  # SIGTERM: Celery's warm shutdown
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        self._reader.join(5)
 
 
 def database_url():
