@@ -136,14 +136,9 @@ AXES_COOLOFF_TIME = env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-# The client's address, for lockouts: the connection's own, unless the operator says how many
-# reverse proxies stand in front (then the address that many hops back in X-Forwarded-For).
+# How many trusted reverse proxies stand in front of the portal (see itom.net.client_ip).
 PROXY_COUNT = env.integer("PROXY_COUNT", 0, minimum=0)
-if PROXY_COUNT:
-    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"]
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "itom.net.client_ip"
 
 # --- Internationalisation -------------------------------------------------------------------
 
