@@ -7,10 +7,10 @@ from itom.filters import BaseFilterSet
 
 class TeamFilterSet(BaseFilterSet):
     search_fields = ("name", "email", "description")
-    member = django_filters.ModelMultipleChoiceFilter(
-        field_name="members", queryset=get_user_model().objects.all(), label="Member"
+    member = django_filters.ModelChoiceFilter(
+        field_name="members", queryset=get_user_model().objects.order_by("username"), label="Member"
     )
-    lead = django_filters.ModelChoiceFilter(queryset=get_user_model().objects.all())
+    lead = django_filters.ModelChoiceFilter(queryset=get_user_model().objects.order_by("username"))
 
     class Meta:
         model = Team

@@ -7,6 +7,7 @@ from accounts import services
 from accounts.filters import TeamFilterSet
 from accounts.forms import APITokenForm, TeamForm
 from accounts.models import APIToken, Team
+from itom.forms import bootstrap_form
 from itom.generic import (
     Column,
     ObjectDeleteView,
@@ -71,9 +72,8 @@ def token_list(request):
         )
         messages.success(request, f"Created token “{token.name}”. Copy the key now: it is not shown again.")
         form = APITokenForm()
-    response = render(
-        request, "accounts/token_list.html", {"form": form, "tokens": _own_tokens(request.user), "new_key": new_key}
-    )
+    context = {"form": bootstrap_form(form), "tokens": _own_tokens(request.user), "new_key": new_key}
+    response = render(request, "accounts/token_list.html", context)
     response["Cache-Control"] = "no-store"  # the page may carry a plain key
     return response
 

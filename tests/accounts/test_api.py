@@ -54,3 +54,11 @@ def test_users_list_shows_roles_and_teams(victor_api, alice, network_team):
 def test_users_filter_by_role(victor_api, alice, maria):
     usernames = [u["username"] for u in victor_api.get("/api/v1/users/", {"role": "manager"}).json()["results"]]
     assert usernames == ["maria"]
+
+
+def test_teams_filter_by_member_and_lead(victor_api, alice, bob, network_team, database_team):
+    assert [t["name"] for t in victor_api.get("/api/v1/teams/", {"member": bob.pk}).json()["results"]] == ["Database"]
+    assert [t["name"] for t in victor_api.get("/api/v1/teams/", {"lead": alice.pk}).json()["results"]] == ["Network"]
+    response = victor_api.get("/api/v1/teams/", {"member": 999999})
+    assert response.status_code == 400
+    assert "member" in response.json()

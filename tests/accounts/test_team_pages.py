@@ -107,3 +107,11 @@ def test_the_home_page_shows_my_teams_my_tokens_and_recent_activity(alice_client
     assert "Your teams" in body and "Network" in body
     assert "Your API tokens" in body and "grafana" in body
     assert "Recent activity" in body
+
+
+def test_an_invalid_filter_value_is_shown_on_the_form_not_an_error_page(maria_client):
+    TeamFactory(name="Alpha")
+    response = maria_client.get("/teams/", {"member": "999999", "id": "x,y"})
+    assert response.status_code == 200
+    assert "member" in response.context["filterset"].form.errors
+    assert "Select a valid choice" in response.content.decode()
