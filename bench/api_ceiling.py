@@ -1,7 +1,8 @@
 """The API ceiling: how fast an authenticated, paginated API list answers next to a bare view.
 
 What it measures
-    Two targets on a real gunicorn server (``itom.wsgi``, 2 sync workers) over loopback:
+    Two targets on a real gunicorn server (``itom.wsgi``, 2 workers × 4 threads, as the Procfile
+    and the Docker image run it) over loopback:
 
     - ``GET /livez``: a bare JSON view, no database: the most the server stack can answer;
     - ``GET /api/v1/teams/``: an authenticated (``Authorization: Token …``, read-only token of
@@ -51,6 +52,7 @@ TEAM_COUNT = 1000
 PAGE_SIZE = 50
 USERNAME = "bench.viewer"
 GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 4  # as the Procfile and the Docker image run it: gthread workers keep connections alive
 
 ROUNDS = 5  # per target, alternating livez / teams
 CONCURRENCY = 16
@@ -163,7 +165,7 @@ def free_port():
 def start_server(env, port, log_file):
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "itom.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", str(GUNICORN_WORKERS)],
+        + ["--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS)],
         cwd=ROOT,
         env=env,
         stdout=log_file,
@@ -360,7 +362,11 @@ def main():
                 wait_until_live(base_url, server)
                 headers = {"Authorization": f"Token {key}"}
                 check_targets(base_url, headers)
-                print(f"Server up at {base_url} (gunicorn, {GUNICORN_WORKERS} workers); measuring …", flush=True)
+                print(
+                    f"Server up at {base_url} (gunicorn, {GUNICORN_WORKERS} workers × {GUNICORN_THREADS} threads); "
+                    "measuring …",
+                    flush=True,
+                )
                 targets = [Target("livez", "/livez", {}), Target("teams", "/api/v1/teams/", headers)]
                 results = run_rounds(base_url, targets)
             print_report(results)
