@@ -6,8 +6,11 @@ in ``register()`` (the user model). ``QuerySet.update()`` and ``bulk_create`` by
 code that uses them on audited models calls ``log_change`` itself.
 """
 
+import json
+
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -33,17 +36,25 @@ def _excluded(model):
     return tuple(getattr(model, "audit_exclude", ())) + ("created_at", "updated_at")
 
 
+def jsonable(value):
+    """A field's value as JSON would carry it: dates as ISO strings, decimals and UUIDs as strings,
+    JSON fields as they are, files as their names."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, FieldFile):
+        return value.name or None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
 def serialize(instance):
     """A JSON-safe dict of the instance's concrete fields and many-to-many primary keys."""
     excluded = _excluded(type(instance))
-    encoder = DjangoJSONEncoder()
     data = {}
     opts = instance._meta
     for f in opts.concrete_fields:
         if f.name in excluded:
             continue
-        value = f.value_from_object(instance)
-        data[f.name] = value if value is None or isinstance(value, (bool, int, str)) else encoder.default(value)
+        data[f.name] = jsonable(f.value_from_object(instance))
     if instance.pk is not None:
         for f in opts.many_to_many:
             if f.name not in excluded:

@@ -121,3 +121,16 @@ def test_all_audit_rows_of_one_request_share_its_request_id(maria_client):
     rows = ObjectChange.objects.filter(object_repr="Storage")
     assert rows.count() >= 1
     assert len({row.request_id for row in rows}) == 1
+
+
+def test_values_of_every_kind_are_kept_as_json():
+    import datetime
+    import decimal
+
+    from itom.audit import jsonable
+
+    assert jsonable(datetime.date(2026, 11, 24)) == "2026-11-24"
+    assert jsonable(decimal.Decimal("12.50")) == "12.50"
+    assert jsonable(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert jsonable({"os": "debian", "cpus": [1, 2]}) == {"os": "debian", "cpus": [1, 2]}
+    assert jsonable(1.5) == 1.5
