@@ -8,10 +8,11 @@ class ItomConfig(AppConfig):
     verbose_name = "Portal core"
 
     def ready(self):
-        from itom import audit, celery_signals, dashboard, navigation  # noqa: F401  (connect receivers)
+        from itom import audit, celery_signals, dashboard, navigation  # noqa: F401  (celery_signals: receivers)
         from itom.views import recent_activity_panel
 
-        navigation.register(navigation.MenuItem("Dashboard", "home", icon="speedometer"))
+        audit.connect_audited_models()
+        navigation.register(navigation.MenuItem("Dashboard", "home"))
         dashboard.register(
             dashboard.Panel(
                 "activity", "Recent activity", "itom/panels/activity.html", recent_activity_panel, order=900, width=12
@@ -20,7 +21,7 @@ class ItomConfig(AppConfig):
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):
-    default = False
     """The Django admin, replaced by the portal's branded site open to managers only."""
 
+    default = False
     default_site = "itom.admin_site.PortalAdminSite"

@@ -12,7 +12,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
-from django.dispatch import receiver
 
 from itom.choices import ChangeAction
 from itom.context import current_actor
@@ -24,6 +23,29 @@ _registered_excludes = {}
 def register(model, exclude=()):
     """Audit a model that can't inherit ``ChangeLoggedModel`` (e.g. the user model)."""
     _registered_excludes[model] = tuple(exclude)
+    _connect(model)
+
+
+def connect_audited_models():
+    """Connect the receivers to every ``ChangeLoggedModel`` (called from ``ItomConfig.ready``).
+
+    Receivers are connected per audited model, never to all senders: a model with no delete
+    receivers keeps Django's fast (single-statement) deletes, which pruning relies on."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        if issubclass(model, ChangeLoggedModel):
+            _connect(model)
+
+
+def _connect(model):
+    label = model._meta.label
+    pre_save.connect(_snapshot_before_save, sender=model, dispatch_uid=f"audit.pre_save.{label}")
+    post_save.connect(_log_save, sender=model, dispatch_uid=f"audit.post_save.{label}")
+    post_delete.connect(_log_delete, sender=model, dispatch_uid=f"audit.post_delete.{label}")
+    for field in model._meta.many_to_many:
+        through = field.remote_field.through
+        m2m_changed.connect(_log_m2m, sender=through, dispatch_uid=f"audit.m2m.{through._meta.label}")
 
 
 def is_audited(model):
@@ -78,7 +100,6 @@ def log_change(instance, action, before=None, after=None):
     )
 
 
-@receiver(pre_save)
 def _snapshot_before_save(sender, instance, raw=False, **kwargs):
     if raw or not is_audited(sender):
         return
@@ -89,7 +110,6 @@ def _snapshot_before_save(sender, instance, raw=False, **kwargs):
             instance._audit_before = serialize(previous)
 
 
-@receiver(post_save)
 def _log_save(sender, instance, created, raw=False, **kwargs):
     if raw or not is_audited(sender):
         return
@@ -100,7 +120,6 @@ def _log_save(sender, instance, created, raw=False, **kwargs):
     log_change(instance, ChangeAction.CREATE if created or before is None else ChangeAction.UPDATE, before, after)
 
 
-@receiver(post_delete)
 def _log_delete(sender, instance, **kwargs):
     if is_audited(sender):
         log_change(instance, ChangeAction.DELETE, serialize(instance), None)
@@ -113,7 +132,6 @@ def _m2m_field(sender, model):
     return None
 
 
-@receiver(m2m_changed)
 def _log_m2m(sender, instance, action, reverse, model, pk_set, **kwargs):
     """Log an update of each object that owns the changed m2m field, with its before/after."""
     if action not in {"pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"}:

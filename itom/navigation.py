@@ -10,7 +10,6 @@ ORDER = ("Dashboard", "Incidents", "Problems", "Changes", "CMDB", "Monitoring", 
 class MenuItem:
     label: str
     url_name: str
-    icon: str = ""
     permission: str | None = None
 
 

@@ -134,3 +134,19 @@ def test_values_of_every_kind_are_kept_as_json():
     assert jsonable(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
     assert jsonable({"os": "debian", "cpus": [1, 2]}) == {"os": "debian", "cpus": [1, 2]}
     assert jsonable(1.5) == 1.5
+
+
+def test_pruning_deletes_old_audit_rows_in_one_statement(settings, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from itom.tasks import prune_audit_log
+
+    for _ in range(5):
+        TeamFactory()
+    ObjectChange.objects.update(time=timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS + 1))
+    recent = TeamFactory()
+    with django_assert_num_queries(1):  # a fast delete: no rows loaded, no signals
+        assert prune_audit_log() == 5
+    assert list(ObjectChange.objects.values_list("object_id", flat=True)) == [str(recent.pk)]
