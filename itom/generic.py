@@ -261,7 +261,10 @@ class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
             with transaction.atomic():
                 self.object = self.save_form(form)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            # A service's error names a field the form may not show: then it goes on top.
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            for field, field_messages in errors.items():
+                form.add_error(field if field in form.fields else None, field_messages)
             return self.form_invalid(form)
         messages.success(self.request, f"Saved {self.model._meta.verbose_name} “{self.object}”.")
         return redirect(self.get_success_url())

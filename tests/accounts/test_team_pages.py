@@ -115,3 +115,19 @@ def test_an_invalid_filter_value_is_shown_on_the_form_not_an_error_page(maria_cl
     assert response.status_code == 200
     assert "member" in response.context["filterset"].form.errors
     assert "Select a valid choice" in response.content.decode()
+
+
+def test_a_service_error_on_a_field_the_form_lacks_is_shown_not_a_500(maria_client, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from accounts import services
+
+    def refuse(team, members=None):
+        raise ValidationError({"budget": "Over budget.", "name": "Reserved name."})
+
+    monkeypatch.setattr(services, "save_team", refuse)
+    response = maria_client.post("/teams/add/", {"name": "Storage"})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["name"] == ["Reserved name."]
+    assert form.non_field_errors() == ["Over budget."]
