@@ -131,3 +131,19 @@ def test_a_service_error_on_a_field_the_form_lacks_is_shown_not_a_500(maria_clie
     form = response.context["form"]
     assert form.errors["name"] == ["Reserved name."]
     assert form.non_field_errors() == ["Over budget."]
+
+
+def test_the_list_page_costs_the_same_queries_for_many_teams_as_for_few(maria_client, alice, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_list():
+        with CaptureQueriesContext(connection) as captured:
+            assert maria_client.get("/teams/").status_code == 200
+        return len(captured)
+
+    TeamFactory(lead=alice, members=[alice, bob])
+    few = queries_for_list()
+    for _ in range(30):
+        TeamFactory(lead=alice, members=[alice, bob])
+    assert queries_for_list() == few
