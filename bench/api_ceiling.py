@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,11 +179,9 @@ def wait_until_live(base_url, server):
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited with code {server.returncode} during start-up")
-        try:
+        with suppress(httpx.TransportError):  # not listening yet
             if httpx.get(f"{base_url}/livez", timeout=1).status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer /livez within {STARTUP_TIMEOUT:.0f}s")
 

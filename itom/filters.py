@@ -8,7 +8,7 @@ from django.db.models import Q
 
 
 class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
-    pass
+    """``?id=1,2,3``: numbers, comma-separated."""
 
 
 class BaseFilterSet(django_filters.FilterSet):

@@ -43,7 +43,7 @@ _VARIABLE = re.compile(
 
 
 class MissingVariable(Exception):
-    pass
+    """A ``${X:?message}`` whose variable is unset, as compose would refuse to start."""
 
 
 def interpolate(text, environ):

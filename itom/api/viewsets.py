@@ -60,8 +60,8 @@ class PortalViewSetMixin:
 
 
 class PortalModelViewSet(PortalViewSetMixin, viewsets.ModelViewSet):
-    pass
+    """The base of every writable endpoint: list, retrieve, create, update, delete."""
 
 
 class PortalReadOnlyViewSet(PortalViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    pass
+    """The base of every read-only endpoint: list and retrieve."""
