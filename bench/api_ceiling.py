@@ -83,29 +83,24 @@ print(Team.objects.count())
 # --- Database ---------------------------------------------------------------------------------
 
 
-def _admin_connection():
+def _admin_execute(statement):
+    """Run one statement on the server's ``postgres`` database (outside a transaction)."""
     conn = psycopg2.connect(host=DB_HOST, port=DB_PORT, user=DB_USER, dbname="postgres")
     conn.autocommit = True
-    return conn
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL(statement).format(sql.Identifier(DB_NAME)))
+    finally:
+        conn.close()
 
 
 def drop_database():
-    conn = _admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-    finally:
-        conn.close()
+    _admin_execute("DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
 
 def create_database():
     drop_database()
-    conn = _admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    finally:
-        conn.close()
+    _admin_execute("CREATE DATABASE {}")
 
 
 # --- Project setup ----------------------------------------------------------------------------
