@@ -120,7 +120,7 @@ class ObjectListView(PortalPermissionMixin, generic.TemplateView):
     def get(self, request, *args, **kwargs):
         columns = self.get_columns()
         filterset = self.get_filterset()
-        queryset = filterset.qs if filterset.is_bound else filterset.queryset
+        queryset = filterset.qs
         sort = self.get_sort(columns)
         if sort:
             queryset = queryset.order_by(sort, "pk")
