@@ -19,7 +19,10 @@ PORTAL_APPS = ("itom", "accounts", "cmdb", "slas", "incidents", "changes", "moni
 
 _READ = tuple(f"{app}.view_*" for app in PORTAL_APPS) + ("auth.view_user",)
 _AGENT_WRITE = (
-    "cmdb.*",
+    # CIs, their relationships and tags; CI classes and relationship types are managers' to shape.
+    "cmdb.*_ci",
+    "cmdb.*_relationship",
+    "cmdb.*_tag",
     "incidents.*",
     "changes.add_*",
     "changes.change_*",

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     # Portal apps, in import order (docs/architecture.md).
     "itom",
     "accounts",
+    "cmdb",
 ]
 
 MIDDLEWARE = [

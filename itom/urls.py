@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/v1/", include(("itom.api.urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("cmdb.urls")),
     path("", include(auth_urlpatterns)),
 ]

@@ -40,3 +40,50 @@ class TeamFactory(factory.django.DjangoModelFactory):
     def members(self, create, extracted, **kwargs):
         if create and extracted:
             self.members.add(*extracted)
+
+
+class CIClassFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cmdb.CIClass"
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Class {n}")
+    slug = factory.LazyAttribute(lambda c: c.name.lower().replace(" ", "-"))
+
+
+def ci_class(slug):
+    """A class of the seeded catalogue (cmdb/migrations/0002_catalogue.py), by slug."""
+    from cmdb.models import CIClass
+
+    return CIClass.objects.get(slug=slug)
+
+
+class CIFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cmdb.CI"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"ci-{n:04d}")
+    ci_class = factory.LazyFunction(lambda: ci_class("application"))
+
+    @factory.post_generation
+    def tags(self, create, extracted, **kwargs):
+        if create and extracted:
+            from cmdb.services import tags_named
+
+            self.tags.add(*tags_named(extracted))
+
+
+def relationship_type(slug):
+    from cmdb.models import RelationshipType
+
+    return RelationshipType.objects.get(slug=slug)
+
+
+class RelationshipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cmdb.Relationship"
+
+    source = factory.SubFactory(CIFactory)
+    target = factory.SubFactory(CIFactory)
+    type = factory.LazyFunction(lambda: relationship_type("depends-on"))

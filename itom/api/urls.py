@@ -16,4 +16,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
     path("", include("accounts.api.urls")),
+    path("cmdb/", include("cmdb.api.urls")),
 ]

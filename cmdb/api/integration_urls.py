@@ -1,0 +1,3 @@
+"""Import (CSV/JSON upsert), host facts import and the Ansible dynamic inventory."""
+
+urlpatterns = []
