@@ -39,3 +39,11 @@ def test_sync_is_idempotent_and_keeps_an_operators_removal_of_unmatched_permissi
 def test_role_helpers(alice, maria, root):
     assert has_role(alice, "agent") and not is_manager(alice)
     assert is_manager(maria) and is_manager(root)
+
+
+def test_agents_work_cis_and_relationships_but_managers_shape_the_cmdb_catalogue():
+    agent = perms("agent")
+    assert {"cmdb.add_ci", "cmdb.change_ci", "cmdb.delete_ci", "cmdb.add_relationship", "cmdb.add_tag"} <= agent
+    assert not {"cmdb.add_ciclass", "cmdb.change_attributedefinition", "cmdb.change_relationshiptype"} & agent
+    assert {"cmdb.add_ciclass", "cmdb.change_attributedefinition", "cmdb.change_relationshiptype"} <= perms("manager")
+    assert "cmdb.view_ciclass" in perms("viewer") and "cmdb.change_ci" not in perms("viewer")
