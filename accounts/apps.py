@@ -15,7 +15,9 @@ class AccountsConfig(AppConfig):
 
         audit.register(get_user_model(), exclude=("password", "last_login"))
         user_locked_out.connect(receivers.log_locked_out, dispatch_uid="accounts.log_locked_out")
-        post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="accounts.sync_roles")
+        # After every app's migrate (not only accounts'): Django creates an app's permissions in its
+        # own post_migrate, so apps listed after accounts get theirs granted on their turn.
+        post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="accounts.sync_roles")
         navigation.register(navigation.MenuItem("Teams", "accounts:team_list", permission="accounts.view_team"))
         dashboard.register(
             dashboard.Panel(

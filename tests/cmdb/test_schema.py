@@ -97,7 +97,7 @@ def test_required_attributes_must_be_given():
 
 def test_an_attribute_name_cant_clash_with_an_inherited_one():
     clash = AttributeDefinition(ci_class=ci_class("linux-server"), name="cpu_count", type=AttributeType.INTEGER)
-    with pytest.raises(ValidationError, match="Server.*already defines"):
+    with pytest.raises(ValidationError, match=r"Server.*already defines"):
         clash.full_clean()
 
 
