@@ -2,6 +2,8 @@
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Team
 from cmdb.choices import Criticality, Environment, Status
@@ -23,8 +25,11 @@ class CIFilterSet(BaseFilterSet):
     environment = django_filters.MultipleChoiceFilter(choices=Environment.choices)
     criticality = django_filters.MultipleChoiceFilter(choices=Criticality.choices)
     owner_team = django_filters.ModelMultipleChoiceFilter(queryset=Team.objects.all(), label="Owner team")
-    tag = django_filters.ModelMultipleChoiceFilter(
-        field_name="tags__name", to_field_name="name", queryset=Tag.objects.all(), label="Tag"
+    # Tag names: the OpenAPI generator can't infer the type through ``tags__name`` + ``to_field_name``.
+    tag = extend_schema_field(OpenApiTypes.STR)(
+        django_filters.ModelMultipleChoiceFilter(
+            field_name="tags__name", to_field_name="name", queryset=Tag.objects.all(), label="Tag"
+        )
     )
     ip = django_filters.CharFilter(field_name="ip_addresses", lookup_expr="icontains", label="IP address")
     fqdn = django_filters.CharFilter(lookup_expr="iexact", label="FQDN")

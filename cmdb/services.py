@@ -4,7 +4,8 @@ Each function validates the whole object (``full_clean``: field checks, the clas
 schema, the uniqueness rules) before it writes, and runs in one transaction.
 """
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from cmdb.models import CI, AttributeDefinition, CIClass, Relationship, Tag
 
@@ -42,6 +43,18 @@ def relate(source, type, target, description=""):
     """Create ``source —type→ target``. Self-links and exact duplicates are refused (400)."""
     relationship = Relationship(source=source, type=type, target=target, description=description)
     relationship.full_clean()
+    try:
+        with transaction.atomic():
+            relationship.save()
+    except IntegrityError:  # the same link created concurrently, after full_clean looked
+        raise ValidationError({"target": "These two CIs are already related this way."}) from None
+    return relationship
+
+
+@transaction.atomic
+def save_relationship(relationship):
+    """Validate and save an existing relationship after an edit (its description, type or ends)."""
+    relationship.full_clean()
     relationship.save()
     return relationship
 
@@ -49,6 +62,32 @@ def relate(source, type, target, description=""):
 @transaction.atomic
 def unrelate(relationship):
     relationship.delete()
+
+
+@transaction.atomic
+def save_relationship_type(relationship_type):
+    relationship_type.full_clean()
+    relationship_type.save()
+    return relationship_type
+
+
+@transaction.atomic
+def delete_relationship_type(relationship_type):
+    """Delete a relationship type; one still in use is protected (``ProtectedError``)."""
+    relationship_type.delete()
+
+
+@transaction.atomic
+def save_tag(tag):
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def delete_tag(tag):
+    """Delete a tag (the CIs that carried it lose it)."""
+    tag.delete()
 
 
 @transaction.atomic
@@ -69,6 +108,13 @@ def save_class(ci_class, attributes=None):
 
 
 @transaction.atomic
+def delete_class(ci_class):
+    """Delete a class and its own attribute schema; a class that still has CIs or subclasses is
+    protected (``ProtectedError``)."""
+    ci_class.delete()
+
+
+@transaction.atomic
 def delete_ci(ci):
     """Delete a CI and its relationships (each relationship's deletion is audited)."""
     CI.objects.select_for_update().filter(pk=ci.pk).first()
@@ -78,3 +124,25 @@ def delete_ci(ci):
 def classes_in(ci_class):
     """``ci_class`` and its subclasses, as a queryset (the "class incl. subclasses" filter)."""
     return CIClass.objects.filter(pk__in=CIClass.objects.descendant_ids(ci_class.pk))
+
+
+# --- Imports (cmdb.imports, cmdb.facts): all or nothing, one savepoint per row ----------------
+
+
+def import_cis(rows, key="name", dry_run=False):
+    """Upsert CIs from import rows (``cmdb.imports.parse``'s output, or dicts with the same
+    columns) by class + name (``key="name"``) or by ``external_id``. All or nothing: on a dry run,
+    or when any row is bad, nothing is kept. Returns an ``ImportReport`` (per-row actions and
+    errors)."""
+    from cmdb.imports import import_rows
+
+    return import_rows(rows, key=key, dry_run=dry_run)
+
+
+def import_host_facts(payload, environment="production", owner_team=None, dry_run=False):
+    """Create or update server and VM CIs from host facts (``ansible -m setup`` output,
+    ansible_facts JSON or ``facter --json``; see ``cmdb.facts``). ``owner_team`` (a Team or a
+    team's name) owns the CIs created, and those that had no owner. Returns an ``ImportReport``."""
+    from cmdb.facts import import_facts
+
+    return import_facts(payload, environment=environment, owner_team=owner_team, dry_run=dry_run)
