@@ -10,7 +10,18 @@ class APIRootView(APIView):
 
     permission_classes = [IsAuthenticated]
     # Each app adds its resources here when it lands: {key: URL name in the "api" namespace}.
-    links = {"audit": "audit-list", "teams": "team-list", "users": "user-list", "schema": "schema", "docs": "docs"}
+    links = {
+        "audit": "audit-list",
+        "teams": "team-list",
+        "users": "user-list",
+        "cmdb/classes": "cmdb-class-list",
+        "cmdb/relationship-types": "cmdb-relationship-type-list",
+        "cmdb/tags": "cmdb-tag-list",
+        "cmdb/cis": "cmdb-ci-list",
+        "cmdb/relationships": "cmdb-relationship-list",
+        "schema": "schema",
+        "docs": "docs",
+    }
 
     @extend_schema(exclude=True)
     def get(self, request):
