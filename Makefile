@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test venv lint check bench-api clean
+.PHONY: run test venv lint check bench-api bench-cmdb clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ lint: venv
 
 bench-api: venv
 	$(BIN)/python -m bench.api_ceiling
+
+bench-cmdb: venv
+	$(BIN)/python -m bench.cmdb_impact
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -10,6 +10,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "lead", "member_count"]
     search_fields = ["name", "email"]
     autocomplete_fields = ["lead"]
+    ordering = ["name"]
     filter_horizontal = ["members"]
 
     def get_queryset(self, request):

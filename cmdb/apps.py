@@ -8,4 +8,4 @@ class CmdbConfig(AppConfig):
     def ready(self):
         from itom import navigation
 
-        navigation.register(navigation.MenuItem("CMDB", "cmdb:ci_list", permission="cmdb.view_ci"))
+        navigation.register(navigation.MenuItem("CMDB", "cmdb:ci_list", permission="cmdb.view_ci", section="/cmdb/"))

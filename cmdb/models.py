@@ -169,7 +169,7 @@ class Tag(ChangeLoggedModel):
         return self.name
 
     def get_absolute_url(self):
-        return f"{reverse('cmdb:ci_list')}?tag={self.name}"
+        return reverse("cmdb:tag_detail", args=[self.pk])
 
 
 def validate_hostname(value):
@@ -275,7 +275,12 @@ class CI(ChangeLoggedModel):
                 condition=Q(criticality__gte=1, criticality__lte=4), name="cmdb_ci_criticality_range"
             ),
         ]
-        indexes = [models.Index(fields=["ci_class", "name"]), models.Index(fields=["owner_team", "name"])]
+        indexes = [
+            models.Index(fields=["ci_class", "name"]),
+            models.Index(fields=["owner_team", "name"]),
+            # The default ordering: a list page is an index scan, not a sort of every CI.
+            models.Index(fields=["name", "id"], name="cmdb_ci_name_id_idx"),
+        ]
 
     def __str__(self):
         return self.name

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.urls import reverse
 
 from itom import navigation
 from itom.roles import is_manager
@@ -7,8 +8,11 @@ from itom.roles import is_manager
 def portal(request):
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
+    items = navigation.items_for(user) if signed_in else []
     return {
         "portal_name": settings.PORTAL_NAME,
-        "nav_items": navigation.items_for(user) if signed_in else [],
+        "nav_items": [
+            (item, url, item.is_active(request.path, url)) for item in items for url in [reverse(item.url_name)]
+        ],
         "can_admin": signed_in and (user.is_superuser or is_manager(user)),
     }

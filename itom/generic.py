@@ -281,11 +281,15 @@ class ObjectDeleteView(PortalPermissionMixin, generic.DeleteView):
     permission_action = "delete"
     template_name = "generic/object_confirm_delete.html"
 
+    def delete_object(self, obj):
+        """Override to route the deletion through the app's service."""
+        obj.delete()
+
     def form_valid(self, form):
         obj = self.object
         try:
             with transaction.atomic():
-                obj.delete()
+                self.delete_object(obj)
         except (ProtectedError, RestrictedError):
             messages.error(self.request, f"“{obj}” is still referred to by other objects and was not deleted.")
             return redirect(obj.get_absolute_url())

@@ -11,6 +11,12 @@ class MenuItem:
     label: str
     url_name: str
     permission: str | None = None
+    section: str | None = None  # a path prefix (e.g. "/cmdb/") under which the item shows as active
+
+    def is_active(self, path, url):
+        if self.section:
+            return path.startswith(self.section)
+        return path == url or (url != "/" and path.startswith(url))
 
 
 _items = {}

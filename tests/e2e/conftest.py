@@ -6,6 +6,7 @@ over) whose relative URLs resolve against the live server; a failing test leaves
 ``/tmp/itom-e2e-<test>.png``.
 """
 
+import importlib
 import os
 from pathlib import Path
 
@@ -58,7 +59,16 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server, transactional_db, request):
+def seeded_catalogue(transactional_db):
+    """The CMDB's class catalogue and relationship types come from a data migration, and an earlier
+    transactional test's flush empties their tables: seed them again (the seeding is idempotent)."""
+    from django.apps import apps
+
+    importlib.import_module("cmdb.migrations.0002_catalogue").seed(apps, None)
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, seeded_catalogue, request):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
