@@ -36,7 +36,7 @@ How to run
         .venv/bin/python -m bench.cmdb_impact            # or: make bench-cmdb
         .venv/bin/python -m bench.cmdb_impact --rebuild  # drop the graph and build it again
 
-    It uses ``DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/itom_bench``; the
+    It uses ``DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/itom_bench_cmdb``; the
     database is created when missing, then migrated). Building the graph (generated in Python,
     loaded with COPY, then VACUUM ANALYZE) takes 10–20 seconds; it is kept between runs and
     rebuilt only when missing or different, or with ``--rebuild``. It refuses to touch a
@@ -60,7 +60,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/itom_bench"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/itom_bench_cmdb"
 BROKER_URL = "redis://127.0.0.1:6379/14"  # never used in-process; set so settings need nothing else
 
 CI_COUNT = 100_000
@@ -435,7 +435,7 @@ def prepare_graph(rebuild):
         if CI.objects.exists() and not CI.objects.filter(name="core-sw-00", description__startswith="bench graph"):
             sys.exit(
                 "The database holds CIs that are not this benchmark's: refusing to replace them. "
-                "Point DATABASE_URL at a database of its own (the default is itom_bench)."
+                "Point DATABASE_URL at a database of its own (the default is itom_bench_cmdb)."
             )
         print(f"Building the graph: {CI_COUNT:,} CIs, {RELATIONSHIP_COUNT:,} relationships (COPY) …", flush=True)
         with acting_as(label="bench:cmdb_impact"):
