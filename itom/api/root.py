@@ -19,6 +19,10 @@ class APIRootView(APIView):
         "cmdb/tags": "cmdb-tag-list",
         "cmdb/cis": "cmdb-ci-list",
         "cmdb/relationships": "cmdb-relationship-list",
+        "cmdb/cis/export": "cmdb-ci-export",
+        "cmdb/import": "cmdb-import",
+        "cmdb/import/facts": "cmdb-import-facts",
+        "cmdb/inventory/ansible": "cmdb-inventory-ansible",
         "schema": "schema",
         "docs": "docs",
     }
