@@ -74,14 +74,7 @@ class CIAdmin(admin.ModelAdmin):
             "Asset",
             {
                 "fields": [
-                    "serial_number",
-                    "asset_tag",
-                    "manufacturer",
-                    "model",
-                    "operating_system",
-                    "install_date",
-                    "warranty_end",
-                    "end_of_life",
+                    *CI.ASSET_FIELDS,
                 ]
             },
         ),

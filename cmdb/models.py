@@ -234,6 +234,18 @@ class CI(ChangeLoggedModel):
         max_length=200, blank=True, help_text="The CI's key in another system (for imports)."
     )
 
+    # The asset-management fields, listed together by forms, the API, imports and the admin.
+    ASSET_FIELDS = (
+        "serial_number",
+        "asset_tag",
+        "manufacturer",
+        "model",
+        "operating_system",
+        "install_date",
+        "warranty_end",
+        "end_of_life",
+    )
+
     # A violated constraint is reported on this field (see validate_constraints).
     CONSTRAINT_FIELDS = {
         "cmdb_ci_unique_name_per_class": "name",

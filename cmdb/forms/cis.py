@@ -68,14 +68,7 @@ class CIForm(forms.ModelForm):
             "fqdn",
             "ip_addresses",
             "location",
-            "serial_number",
-            "asset_tag",
-            "manufacturer",
-            "model",
-            "operating_system",
-            "install_date",
-            "warranty_end",
-            "end_of_life",
+            *CI.ASSET_FIELDS,
             "external_id",
         ]
         widgets = {
