@@ -68,7 +68,11 @@ class Column:
         if hasattr(value, "all"):  # a related manager: list the objects
             return ", ".join(str(item) for item in value.all())
         display = getattr(obj, f"get_{self.accessor}_display", None)
-        return display() if display else value
+        if display:
+            return display()
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        return value
 
 
 class PortalPermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):

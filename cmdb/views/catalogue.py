@@ -94,12 +94,6 @@ class TreeNameColumn(Column):
         )
 
 
-@dataclass
-class YesNoColumn(Column):
-    def value(self, obj):
-        return "Yes" if getattr(obj, self.accessor) else "No"
-
-
 def tree_order():
     """``(ids in tree order, {class id: depth}, {class id: parent id})`` for the whole hierarchy,
     depth first with siblings by name (one query; classes number in the hundreds)."""
@@ -199,7 +193,7 @@ class CIClassListView(ObjectListView):
             name,
             Column("slug"),
             Column("parent.name", label="Parent class", sort="parent__name"),
-            YesNoColumn("is_business_service", label="Business service"),
+            Column("is_business_service", label="Business service"),
             Column("subclass_count", label="Subclasses"),
             Column("ci_count", label="CIs"),
             CountColumn("ci_total", label="CIs incl. subclasses", filter_param="ci_class"),
@@ -232,12 +226,7 @@ class CIClassDetailView(ObjectDetailView):
             ci_list_url=ci_list_url(ci_class=ci_class.pk),
             can_add_class=self.request.user.has_perm("cmdb.add_ciclass"),
         )
-        context = super().get_context_data(**kwargs)
-        context["detail_rows"] = [
-            (label, ("Yes" if value else "No") if label == "Business service" else value)
-            for label, value in context["detail_rows"]
-        ]
-        return context
+        return super().get_context_data(**kwargs)
 
 
 class CIClassEditView(ObjectEditView):
@@ -329,7 +318,7 @@ class RelationshipTypeListView(ObjectListView):
         Column("forward_label", link=True),
         Column("reverse_label"),
         Column("slug"),
-        YesNoColumn("propagates_failure", label="Failure propagates"),
+        Column("propagates_failure", label="Failure propagates"),
         Column("relationship_count", label="Relationships"),
     ]
 
@@ -345,14 +334,6 @@ class RelationshipTypeDetailView(ObjectDetailView):
         "description",
         ("Relationships", "relationship_count"),
     ]
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["detail_rows"] = [
-            (label, ("Yes" if value else "No") if label == "Failure propagates" else value)
-            for label, value in context["detail_rows"]
-        ]
-        return context
 
 
 class RelationshipTypeEditView(ObjectEditView):
