@@ -98,7 +98,8 @@ def ansible_inventory(queryset):
         if groups[name]["children"]:
             body["children"] = sorted(groups[name]["children"])
         inventory[name] = body
-    inventory["ungrouped"] = {}
+    # A group needs at least one known key: Ansible reads a bare {} as a malformed host entry.
+    inventory["ungrouped"] = {"hosts": []}
     return inventory
 
 
