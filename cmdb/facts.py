@@ -445,6 +445,7 @@ class FactsImporter:
             before = None
         else:
             before = snapshot(ci)
+            self.lookups.share_class(ci)
             if self.owner_team is not None and ci.owner_team_id is None:
                 ci.owner_team = self.owner_team
         report.ci = ci

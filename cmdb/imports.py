@@ -12,9 +12,11 @@ to the attribute's type by ``cmdb.schema.coerce``; in JSON the native value). Ru
   as they are, or take their default on a new CI.
 - ``ip_addresses`` and ``tags`` are separated by commas, semicolons or spaces in CSV; lists in JSON.
 - Every row is validated as a whole (``CI.full_clean``: field checks, the class's attribute
-  schema, the uniqueness rules) and saved through ``cmdb.services.save_ci``.
+  schema, the uniqueness rules) and saved through ``cmdb.services.save_imported_ci``.
 - The import is all or nothing: one transaction, a savepoint per row so that every row is still
   checked and reported, and a rollback of everything on a dry run or when any row is bad.
+- Per import, not per row: the classes, their attribute schemas (pinned for the import), teams
+  and the tags the rows name (one query) are looked up once (``Lookups``).
 
 ``export_rows`` writes the same columns, so an export can be edited and imported back.
 """
@@ -390,12 +392,14 @@ def snapshot(ci):
 
 
 def finish(ci, row_report, before=None, tags=None, tags_before=None, lookups=None):
-    """Validate and save ``ci`` (already carrying the row's values) through ``services.save_ci``,
-    unless the row has errors (then only validated, to report every problem) or changes nothing
-    (then neither: its values are the stored ones). ``tags`` (names), if given, replace its tags.
+    """Validate and save ``ci`` (already carrying the row's values) through
+    ``services.save_imported_ci``, unless the row has errors (then only validated, to report every
+    problem) or changes nothing (then neither: its values are the stored ones). ``tags`` (names),
+    if given, replace its tags.
 
-    ``full_clean`` runs once per row: it dominates an import's cost (a dozen queries)."""
-    from cmdb.services import save_ci
+    The validation runs once per row: with the save and its audit it is most of an import's cost
+    (about 15 queries for a new CI with tags)."""
+    from cmdb.services import save_imported_ci
 
     if row_report.errors:
         exclude = [FIELD_OF_COLUMN.get(column, column) for column in row_report.errors]
@@ -411,11 +415,9 @@ def finish(ci, row_report, before=None, tags=None, tags_before=None, lookups=Non
         if not tags_changed and snapshot(ci) == before:
             row_report.action = "unchanged"
             return
-    tag_objects = None
-    if tags_changed or (before is None and tags):
-        tag_objects = lookups.tags(tags) if lookups is not None else tags
+    new_tags = tags if tags_changed or (before is None and tags) else None
     try:
-        save_ci(ci, tags=tag_objects)
+        save_imported_ci(ci, tags=new_tags, find_tags=lookups.tags if lookups is not None else None)
     except ValidationError as exc:
         _add_model_errors(row_report, exc)
         row_report.action = "error"
@@ -449,21 +451,44 @@ def _normalise(ci):
 
 
 class Lookups:
-    """Per-import caches: classes by slug and name, teams by name, each class's schema."""
+    """Per-import caches: classes by slug and name (one instance per class, its schema pinned:
+    ``CIClass.pin_schema``), teams by name, each class's schema, tags by name.
+
+    Filled inside the import's transaction, and used only by it."""
 
     def __init__(self):
         self._classes = None
+        self._classes_by_id = {}
         self._teams = {}
         self._schemas = {}
-        self._tags = None
+        self._tags = {}  # services.tag_key(name) → Tag
+        self._expected_tags = set()
+        self._new_tags = []  # the names whose tags the current row created
 
-    def ci_class(self, value):
+    def _load_classes(self):
         if self._classes is None:
             self._classes = {}
             for ci_class in CIClass.objects.all():
                 self._classes.setdefault(ci_class.name.lower(), ci_class)
                 self._classes[ci_class.slug.lower()] = ci_class
-        return self._classes.get(str(value).strip().lower())
+                self._classes_by_id[ci_class.pk] = ci_class
+
+    def _pinned(self, ci_class):
+        if ci_class is not None and "_pinned_schema" not in ci_class.__dict__:
+            ci_class.pin_schema()
+        return ci_class
+
+    def ci_class(self, value):
+        self._load_classes()
+        return self._pinned(self._classes.get(str(value).strip().lower()))
+
+    def share_class(self, ci):
+        """Give ``ci`` (found in the database, its class loaded with it) this import's instance of
+        its class, whose schema is read once, rather than once per row by ``CI.clean``."""
+        self._load_classes()
+        ci_class = self._classes_by_id.get(ci.ci_class_id)
+        if ci_class is not None:
+            ci.ci_class = self._pinned(ci_class)
 
     def team(self, name):
         from accounts.models import Team
@@ -473,16 +498,36 @@ class Lookups:
             self._teams[folded] = Team.objects.filter(name__iexact=name.strip()).first()
         return self._teams[folded]
 
+    def expect_tags(self, names):
+        """The tag names the import's rows give: the first ``tags`` call looks them all up at once."""
+        self._expected_tags.update(names)
+
     def tags(self, names):
-        """Existing tags as ``Tag`` objects (loaded once), new names as they are: ``save_ci``
-        creates those (inside the row's savepoint, so a row rolled back takes its new tags along)."""
-        if self._tags is None:
-            self._tags = {tag.name.lower(): tag for tag in Tag.objects.all()}
-        return [self._tags.get(name.lower(), name) for name in names]
+        """The ``Tag`` of each name, created when missing (by ``services.tags_named``, inside the
+        row's savepoint: a row rolled back takes its new tags along, see ``row_done``)."""
+        from cmdb.services import existing_tags, tag_key, tags_named
+
+        if self._expected_tags:
+            self._tags.update(existing_tags(self._expected_tags))
+            self._expected_tags = set()
+        missing = [name for name in names if tag_key(name) not in self._tags]
+        for name, tag in zip(missing, tags_named(missing), strict=True):
+            self._tags[tag_key(name)] = tag
+            self._new_tags.append(tag_key(name))
+        return [self._tags[tag_key(name)] for name in names]
+
+    def row_done(self, failed):
+        """After each row: a row rolled back took the tags it created with it; forget them."""
+        if failed:
+            for name in self._new_tags:
+                self._tags.pop(name, None)
+        self._new_tags = []
 
     def schema(self, ci_class):
         if ci_class.pk not in self._schemas:
-            self._schemas[ci_class.pk] = {d.name: d for d in ci_class.effective_attributes()}
+            self._load_classes()
+            shared = self._classes_by_id.get(ci_class.pk, ci_class)
+            self._schemas[ci_class.pk] = {d.name: d for d in self._pinned(shared).effective_attributes()}
         return self._schemas[ci_class.pk]
 
 
@@ -565,6 +610,23 @@ class CIRowImporter:
         self.seen = {}  # the row's key → the row number that had it first
 
     def __call__(self, row, report):
+        failed = True
+        try:
+            self._import(row, report)
+            failed = bool(report.errors)
+        finally:
+            self.lookups.row_done(failed)
+
+    def expect(self, rows):
+        """Tell the lookups the tag names of all the rows, to find them in one query."""
+        for row in rows:
+            if "tags" in row:
+                with contextlib.suppress(ValueError):
+                    names = _list(row["tags"], "tag names")
+                    if not _tag_errors(names):
+                        self.lookups.expect_tags(names)
+
+    def _import(self, row, report):
         ci_class = self._class(row, report)
         name = self._text_of(row, "name", report)
         report.name = name or ""
@@ -586,6 +648,8 @@ class CIRowImporter:
             report.name = report.name or ci.name
             if ci_class is not None:
                 ci.ci_class = ci_class
+            else:
+                self.lookups.share_class(ci)
             if name:
                 ci.name = name
         report.ci = ci
@@ -764,6 +828,7 @@ def import_rows(rows, key="name", dry_run=False):
         normalised.append(clean)
     check_columns(normalised, key)
     importer = CIRowImporter(key)
+    importer.expect(normalised)
     entries = ((RowReport(row=number, line=row.line), row) for number, row in enumerate(normalised, start=1))
     return run(entries, importer, key=key, dry_run=dry_run)
 

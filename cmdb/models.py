@@ -6,8 +6,9 @@ import re
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.urls import reverse
 
 from cmdb.choices import AttributeType, Criticality, Environment, Status
@@ -87,12 +88,29 @@ class CIClass(ChangeLoggedModel):
         return [by_id[pk] for pk in reversed(ids) if pk in by_id]
 
     def effective_attributes(self):
-        """The attribute definitions that apply to this class: inherited ones first."""
+        """The attribute definitions that apply to this class: inherited ones first. Two queries,
+        none on an instance whose schema is pinned (``pin_schema``)."""
+        pinned = self.__dict__.get("_pinned_schema")
+        if pinned is not None:
+            return list(pinned)
         ids = self.ancestor_ids()
         rank = {pk: -i for i, pk in enumerate(ids)}
         definitions = list(AttributeDefinition._base_manager.filter(ci_class_id__in=ids))
         definitions.sort(key=lambda d: (rank[d.ci_class_id], d.order, d.name))
         return definitions
+
+    def pin_schema(self):
+        """Read this class's ``effective_attributes`` once and keep them on this instance: for a
+        bulk import, whose class instances live for its one transaction (``CI.clean`` asks for
+        the schema on every row). Nothing else pins a class, so no other caller sees a stale
+        schema; ``refresh_from_db`` unpins."""
+        self.__dict__.pop("_pinned_schema", None)
+        self._pinned_schema = tuple(self.effective_attributes())
+        return list(self._pinned_schema)
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop("_pinned_schema", None)
+        super().refresh_from_db(*args, **kwargs)
 
     def clean(self):
         if self.parent_id is not None:
@@ -325,10 +343,31 @@ class CI(ChangeLoggedModel):
             raise ValidationError(errors)
 
     def validate_constraints(self, exclude=None):
+        """Django checks each constraint with a query of its own (three, with the savepoint it
+        takes inside a transaction): a dozen queries per CI saved. One query first asks whether
+        the CI could break any (``may_break_a_constraint``); only then do Django's checks run,
+        to name the rule broken on its field."""
+        if not exclude and not self.may_break_a_constraint():
+            return
         try:
             super().validate_constraints(exclude)
         except ValidationError as exc:
             raise ValidationError(_constraint_errors_by_field(exc, type(self))) from None
+
+    def may_break_a_constraint(self):
+        """Whether another CI shares one of this CI's unique keys, or the criticality is out of
+        range: ``Meta.constraints`` in one query (tests/cmdb/test_models.py keeps the two in step)."""
+        if not isinstance(self.criticality, int) or not 1 <= self.criticality <= 4:
+            return True
+        rules = Q(Exact(Lower("name"), Lower(Value(self.name))), ci_class_id=self.ci_class_id)
+        if self.serial_number:
+            rules |= Q(serial_number=self.serial_number)
+        if self.fqdn:
+            rules |= Q(Exact(Lower("fqdn"), Lower(Value(self.fqdn))), environment=self.environment)
+        if self.external_id:
+            rules |= Q(external_id=self.external_id)
+        others = CI._base_manager.all() if self._state.adding else CI._base_manager.exclude(pk=self.pk)
+        return others.filter(rules).exists()
 
 
 def _constraint_errors_by_field(exc, model):

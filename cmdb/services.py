@@ -6,6 +6,7 @@ schema, the uniqueness rules) before it writes, and runs in one transaction.
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Upper
 
 from cmdb.models import CI, AttributeDefinition, CIClass, Relationship, Tag
 
@@ -20,21 +21,67 @@ def save_ci(ci, tags=None):
     return ci
 
 
+def save_imported_ci(ci, tags=None, find_tags=None):
+    """``save_ci`` for one row of a bulk import (``cmdb.imports``, ``cmdb.facts``), which runs each
+    row in a savepoint of its own and rolls it back on any error: the same validation, errors,
+    write and audit trail, with no savepoint of its own. ``tags`` (Tags or names), if given, replace the CI's tags;
+    ``find_tags`` turns them into Tags (default ``tags_named``; the import's cache)."""
+    ci.full_clean()
+    created = ci._state.adding
+    with transaction.atomic(savepoint=False):  # the caller's savepoint: a failure rolls the row back
+        ci.save()
+        if tags is not None:
+            tags = (find_tags or tags_named)(tags)
+            if created:
+                ci.tags.add(*tags)  # a new CI has no tags to compare with
+            else:
+                ci.tags.set(tags)
+    return ci
+
+
 def tags_named(tags):
-    """Tags from a mix of Tag objects and names; unknown names are created."""
-    found = []
+    """Tags from a mix of Tag objects and names (matched case-insensitively); unknown names are
+    created. One query finds the existing tags of all the (ASCII) names."""
+    tags = list(tags)
+    found, known = [], existing_tags(str(tag) for tag in tags if not isinstance(tag, Tag))
+    created = False
     for tag in tags:
         if isinstance(tag, Tag):
             found.append(tag)
             continue
         name = str(tag).strip()
-        if name:
-            existing = Tag.objects.filter(name__iexact=name).first()
-            if existing is None:
-                existing = Tag(name=name)
-                existing.full_clean()
-                existing.save()
-            found.append(existing)
+        if not name:
+            continue
+        key = tag_key(name)
+        match = known.get(key)
+        if match is None and (created or not name.isascii()):
+            # Not known from the one query, or a tag created since may match: ask for this name.
+            match = Tag.objects.filter(name__iexact=name).first()
+        if match is None:
+            match = Tag(name=name)
+            match.full_clean()
+            match.save()
+            created = True
+        known[key] = match
+        found.append(match)
+    return found
+
+
+def tag_key(name):
+    """What tag names are matched by: ``NAME`` for an ASCII name (case-insensitive, as the
+    database's ``name__iexact`` matches it); the name itself otherwise (the database's and Python's
+    case rules may differ there: such names are matched by ``name__iexact``, one at a time)."""
+    return name.upper() if name.isascii() else name
+
+
+def existing_tags(names):
+    """``{tag_key(name): Tag}`` for the tags with the given ASCII names, in one query; matched as
+    ``name__iexact`` matches them (the first by name when several differ only in case)."""
+    wanted = {tag_key(name.strip()) for name in names if name.strip() and name.strip().isascii()}
+    found = {}
+    if wanted:
+        for tag in Tag.objects.annotate(upper_name=Upper("name")).filter(upper_name__in=wanted):
+            found.setdefault(tag.upper_name, tag)
     return found
 
 
@@ -96,6 +143,7 @@ def save_class(ci_class, attributes=None):
     ``AttributeDefinition``s), if given, becomes its own schema: definitions left out are deleted."""
     ci_class.full_clean()
     ci_class.save()
+    ci_class.__dict__.pop("_pinned_schema", None)  # see CIClass.pin_schema
     if attributes is not None:
         keep = []
         for definition in attributes:

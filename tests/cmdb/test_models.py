@@ -105,3 +105,9 @@ def test_ansible_host_prefers_the_fqdn_then_the_first_ip():
     assert new_ci(name="a", fqdn="a.example.com", ip_addresses=["10.0.0.1"]).ansible_host == "a.example.com"
     assert new_ci(name="a", ip_addresses=["10.0.0.1"]).ansible_host == "10.0.0.1"
     assert new_ci(name="a").ansible_host == "a"
+
+
+def test_the_one_query_constraint_check_covers_every_constraint_of_a_ci():
+    """CI.may_break_a_constraint restates Meta.constraints: a new constraint must be added there."""
+    covered = set(CI.CONSTRAINT_FIELDS) | {"cmdb_ci_criticality_range"}
+    assert {c.name for c in CI._meta.constraints} == covered
