@@ -285,6 +285,8 @@ API_TOKEN_LAST_USED_RESOLUTION = 60  # seconds between last_used_at writes for o
 
 AUDIT_RETENTION_DAYS = env.integer("AUDIT_RETENTION_DAYS", 365, minimum=1)
 PORTAL_NAME = env.string("PORTAL_NAME", "ITOM Portal")
+# The largest file the CMDB import accepts (API body, upload or pasted text), in megabytes.
+CMDB_IMPORT_MAX_MB = env.integer("CMDB_IMPORT_MAX_MB", 20, minimum=1)
 
 LOG_LEVEL = env.string("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

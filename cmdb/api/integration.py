@@ -11,12 +11,13 @@ Ansible dynamic inventory. Each view reads the request, calls ``cmdb.services`` 
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -42,9 +43,26 @@ class RawBody(bytes):
     media_type = ""
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def max_import_bytes():
+    return settings.CMDB_IMPORT_MAX_MB * 1024 * 1024
+
+
+def _too_large():
+    return PayloadTooLarge(f"The file is larger than {settings.CMDB_IMPORT_MAX_MB} MB (CMDB_IMPORT_MAX_MB).")
+
+
 class _RawParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        body = RawBody(stream.read() if stream is not None else b"")
+        limit = max_import_bytes()
+        content = stream.read(limit + 1) if stream is not None else b""
+        if len(content) > limit:
+            raise _too_large()
+        body = RawBody(content)
         body.media_type = (media_type or self.media_type).split(";")[0].strip().lower()
         return body
 
@@ -206,6 +224,8 @@ class _Body:
             upload = request.FILES.get(file_field)
             self.fields = {key: data.get(key) for key in data if key != file_field}
             if upload is not None:
+                if upload.size > max_import_bytes():
+                    raise _too_large()
                 self.content = upload.read()
                 self.filename = upload.name or ""
                 self.media_type = (upload.content_type or "").split(";")[0].lower()

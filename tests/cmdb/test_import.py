@@ -459,3 +459,17 @@ def test_the_team_of_a_row_is_found_by_name_case_insensitively():
     report = services.import_cis([{"class": "application", "name": "a", "owner_team": "network operations"}])
     assert report.committed
     assert CI.objects.get(name="a").owner_team == team
+
+
+def test_a_file_above_the_size_limit_is_a_413_and_nothing_is_written(alice_api, settings):
+    settings.CMDB_IMPORT_MAX_MB = 1
+    big = "class,name,description\n" + "".join(f"application,app{i},{'x' * 200}\n" for i in range(6000))
+    before = CI.objects.count()
+    response = alice_api.post(reverse("api:cmdb-import"), big, content_type="text/csv")
+    assert response.status_code == 413
+    assert "CMDB_IMPORT_MAX_MB" in response.json()["detail"]
+    upload = SimpleUploadedFile("cis.csv", big.encode(), content_type="text/csv")
+    assert alice_api.post(reverse("api:cmdb-import"), {"file": upload}, format="multipart").status_code == 413
+    small = "class,name\napplication,app-small\n"
+    assert alice_api.post(reverse("api:cmdb-import"), small, content_type="text/csv").status_code == 201
+    assert CI.objects.count() == before + 1
