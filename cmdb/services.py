@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 
 from cmdb.models import CI, AttributeDefinition, CIClass, Relationship, Tag
+from cmdb.schema import validate_attributes
 
 
 @transaction.atomic
@@ -152,7 +153,39 @@ def save_class(ci_class, attributes=None):
             definition.save()
             keep.append(definition.pk)
         AttributeDefinition.objects.filter(ci_class=ci_class).exclude(pk__in=keep).delete()
+    _check_existing_cis(ci_class)
     return ci_class
+
+
+SHOWN_MISFITS = 5
+
+
+def _check_existing_cis(ci_class):
+    """Refuse a schema change (or a move to another parent) that the CIs of the class and its
+    subclasses would no longer pass: a new required attribute they lack, a type or choice their
+    values don't fit, a removed attribute they still have a value for. The operator fills in or
+    clears those values first (an import with an ``attr:<name>`` column does it in bulk)."""
+    schemas, misfits, count = {}, [], 0
+    cis = CI.objects.filter(ci_class_id__in=CIClass.objects.descendant_ids(ci_class.pk))
+    for name, attributes, class_id in cis.values_list("name", "attributes", "ci_class_id").iterator():
+        if class_id not in schemas:
+            owner = CIClass.objects.get(pk=class_id)
+            schemas[class_id] = (owner.effective_attributes(), owner.name)
+        definitions, class_name = schemas[class_id]
+        try:
+            validate_attributes(attributes, definitions, class_name)
+        except ValidationError as exc:
+            count += 1
+            if len(misfits) < SHOWN_MISFITS:
+                misfits.append(f"{name} ({'; '.join(exc.messages)})")
+    if count:
+        more = f" and {count - len(misfits)} more" if count > len(misfits) else ""
+        raise ValidationError(
+            {
+                "attributes": f"{count} CI{'s' if count != 1 else ''} of this class or its subclasses would no "
+                f"longer fit the schema: {', '.join(misfits)}{more}. Fill in or clear their values first."
+            }
+        )
 
 
 @transaction.atomic
