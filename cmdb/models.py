@@ -25,10 +25,10 @@ class CIClassQuerySet(models.QuerySet):
         """``{id: parent_id}`` for every class, in one query (classes number in the hundreds)."""
         return dict(self.model._base_manager.values_list("id", "parent_id"))
 
-    def descendant_ids(self, class_id):
+    def descendant_ids(self, class_id, parents=None):
         """The ids of ``class_id`` and every class below it."""
         children = {}
-        for pk, parent in self.parents_by_id().items():
+        for pk, parent in (parents if parents is not None else self.parents_by_id()).items():
             children.setdefault(parent, []).append(pk)
         found, pending = [], [class_id]
         while pending:
@@ -38,6 +38,23 @@ class CIClassQuerySet(models.QuerySet):
             found.append(pk)
             pending.extend(children.get(pk, ()))
         return found
+
+    def attributes_around(self, parent_id, class_id=None, names=None):
+        """``{name: defining class}`` of the attributes a class placed below ``parent_id`` shares
+        its hierarchy with: those ``parent_id`` and its ancestors define, and those of the
+        subclasses of ``class_id`` (the class's own left out). An attribute of the class may use
+        none of these names. ``names`` narrows the answer. Two queries."""
+        parents = self.parents_by_id()
+        ids, pk = set(), parent_id
+        while pk is not None and pk not in ids:
+            ids.add(pk)
+            pk = parents.get(pk)
+        if class_id is not None:
+            ids.update(pk for pk in self.descendant_ids(class_id, parents) if pk != class_id)
+        definitions = AttributeDefinition._base_manager.filter(ci_class_id__in=ids).select_related("ci_class")
+        if names is not None:
+            definitions = definitions.filter(name__in=list(names))
+        return {definition.name: definition.ci_class for definition in definitions}
 
 
 class CIClass(ChangeLoggedModel):
@@ -118,6 +135,19 @@ class CIClass(ChangeLoggedModel):
                 raise ValidationError({"parent": "A class can't be placed below itself or one of its subclasses."})
             if self.parent.is_business_service:
                 self.is_business_service = True
+            if self.pk is not None:
+                self._check_inherited_names()
+
+    def _check_inherited_names(self):
+        """Below its parent, the class (and its subclasses) must not define an attribute it would
+        inherit."""
+        above = CIClass.objects.attributes_around(self.parent_id)
+        below = AttributeDefinition._base_manager.filter(
+            ci_class_id__in=CIClass.objects.descendant_ids(self.pk), name__in=list(above)
+        ).select_related("ci_class")
+        clashes = [f"“{above[d.name]}” already defines “{d.name}”, which “{d.ci_class}” defines too." for d in below]
+        if clashes:
+            raise ValidationError({"parent": clashes})
 
 
 class AttributeDefinition(ChangeLoggedModel):
@@ -161,17 +191,12 @@ class AttributeDefinition(ChangeLoggedModel):
         elif self.choices:
             errors["choices"] = "Only a choice attribute has allowed values."
         if self.ci_class_id and self.name:
-            related = set(CIClass(pk=self.ci_class_id).ancestor_ids()) | set(
-                CIClass.objects.descendant_ids(self.ci_class_id)
-            )
-            clash = (
-                AttributeDefinition._base_manager.filter(ci_class_id__in=related, name=self.name)
-                .exclude(pk=self.pk)
-                .select_related("ci_class")
-                .first()
+            # The same name twice in one class is the unique constraint's to refuse.
+            clash = CIClass.objects.attributes_around(self.ci_class.parent_id, self.ci_class_id, names=[self.name]).get(
+                self.name
             )
             if clash is not None:
-                errors["name"] = f"Class “{clash.ci_class}” already defines “{self.name}” in this hierarchy."
+                errors["name"] = f"Class “{clash}” already defines “{self.name}” in this hierarchy."
         if errors:
             raise ValidationError(errors)
 

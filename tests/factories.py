@@ -87,3 +87,8 @@ class RelationshipFactory(factory.django.DjangoModelFactory):
     source = factory.SubFactory(CIFactory)
     target = factory.SubFactory(CIFactory)
     type = factory.LazyFunction(lambda: relationship_type("depends-on"))
+
+
+def link(source, target, kind="depends-on"):
+    """``source —kind→ target`` (a relationship type slug), saved."""
+    return RelationshipFactory(source=source, target=target, type=relationship_type(kind))

@@ -179,32 +179,7 @@ class CIClassSerializer(ValidatedModelSerializer):
         parent = attrs["parent"] if "parent" in attrs else getattr(self.instance, "parent", None)
         if items is not None:
             attrs["attribute_definitions"] = self._definitions(items, parent)
-        elif self.instance is not None and parent is not None and parent.pk != self.instance.parent_id:
-            self._check_move(parent)
         return attrs
-
-    def _defined_below(self, include_self):
-        """``{name: defining class}`` of the attributes defined by the subclasses of the class being
-        written (and by the class itself when ``include_self``)."""
-        pk = getattr(self.instance, "pk", None)
-        if pk is None:
-            return {}
-        ids = set(CIClass.objects.descendant_ids(pk))
-        if not include_self:
-            ids.discard(pk)
-        definitions = AttributeDefinition.objects.filter(ci_class_id__in=ids).select_related("ci_class")
-        return {d.name: d.ci_class for d in definitions}
-
-    def _check_move(self, parent):
-        """A class moved below a new parent must not inherit an attribute it (or a subclass) defines."""
-        inherited = {d.name: d.ci_class for d in parent.effective_attributes()}
-        clashes = [
-            f"“{inherited[name]}” already defines “{name}”, which “{owner}” defines too."
-            for name, owner in self._defined_below(include_self=True).items()
-            if name in inherited
-        ]
-        if clashes:
-            raise serializers.ValidationError({"parent": clashes})
 
     # What an item leaves out is reset, so a write replaces the schema rather than merging into it.
     fields_reset = ("label", "type", "required", "choices", "help_text")
@@ -215,8 +190,7 @@ class CIClassSerializer(ValidatedModelSerializer):
         ``{"attributes": {"1": {"name": [...]}}}``."""
         pk = getattr(self.instance, "pk", None)
         existing = {d.name: d for d in AttributeDefinition.objects.filter(ci_class_id=pk)} if pk else {}
-        inherited = {d.name: d.ci_class for d in parent.effective_attributes()} if parent is not None else {}
-        below = self._defined_below(include_self=False)
+        around = CIClass.objects.attributes_around(getattr(parent, "pk", None), pk)
         defaults = {name: AttributeDefinition._meta.get_field(name).get_default() for name in self.fields_reset}
         definitions, errors, seen = [], {}, set()
         for position, item in enumerate(items):
@@ -228,7 +202,7 @@ class CIClassSerializer(ValidatedModelSerializer):
             except DjangoValidationError as exc:
                 item_errors.update(exc.message_dict)
             name = fields["name"]
-            clash = inherited.get(name) or below.get(name)
+            clash = around.get(name)
             if name in seen:
                 item_errors.setdefault("name", []).append(f"“{name}” appears more than once.")
             elif clash is not None:

@@ -83,19 +83,7 @@ class BaseAttributeFormSet(BaseInlineFormSet):
         """``{name: class}`` for the names the prospective ancestors or the subclasses define."""
         if not names:
             return {}
-        ci_class = self.instance
-        related = set()
-        if ci_class.parent_id is not None:
-            related.update(CIClass(pk=ci_class.parent_id).ancestor_ids())
-        if ci_class.pk is not None:
-            related.update(CIClass.objects.descendant_ids(ci_class.pk))
-            related.discard(ci_class.pk)
-        if not related:
-            return {}
-        found = AttributeDefinition._base_manager.filter(ci_class_id__in=related, name__in=names).select_related(
-            "ci_class"
-        )
-        return {definition.name: definition.ci_class for definition in found}
+        return CIClass.objects.attributes_around(self.instance.parent_id, self.instance.pk, names)
 
     def attributes(self):
         """The definitions to keep, in form order: existing rows not marked for deletion and the

@@ -6,13 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cmdb.selectors import MAX_DEPTH
-from tests.factories import CIFactory, RelationshipFactory, ci_class, relationship_type
+from tests.factories import CIFactory, ci_class, link
 
 pytestmark = pytest.mark.django_db
-
-
-def link(source, target, kind="depends-on"):
-    return RelationshipFactory(source=source, target=target, type=relationship_type(kind))
 
 
 @pytest.fixture

@@ -241,6 +241,19 @@ def test_a_class_cannot_be_placed_below_its_own_subclass(maria_client):
     assert hardware.parent is None
 
 
+def test_a_class_cannot_move_below_a_parent_whose_attributes_it_defines(maria_client):
+    vm, server = ci_class("virtual-machine"), ci_class("server")
+    own = list(vm.attribute_definitions.all())
+    data = class_data(
+        "Virtual machine", "virtual-machine", parent=server, rows=[existing_row(d) for d in own], initial=len(own)
+    )
+    response = maria_client.post(f"/cmdb/classes/{vm.pk}/edit/", data)
+    assert response.status_code == 200
+    assert "cpu_count" in str(response.context["form"].errors["parent"])
+    vm.refresh_from_db()
+    assert vm.parent is None
+
+
 def test_editing_a_class_updates_deletes_and_adds_attributes(maria_client):
     app = ci_class("application")
     definitions = {d.name: d for d in app.attribute_definitions.all()}

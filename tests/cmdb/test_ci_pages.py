@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cmdb.models import CI, Relationship, Tag
-from tests.factories import CIFactory, RelationshipFactory, TeamFactory, ci_class, relationship_type
+from tests.factories import CIFactory, TeamFactory, ci_class, link, relationship_type
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +20,6 @@ LIST = "/cmdb/cis/"
 
 def names_in(response):
     return [obj.name for obj, _ in response.context["rows"]]
-
-
-def link(source, target, kind="depends-on"):
-    return RelationshipFactory(source=source, target=target, type=relationship_type(kind))
 
 
 def count_queries(client, url, data=None, **headers):

@@ -5,13 +5,9 @@ import pytest
 
 from cmdb.choices import Direction
 from cmdb.selectors import affected_ci_ids, impact
-from tests.factories import CIFactory, RelationshipFactory, ci_class, relationship_type
+from tests.factories import CIFactory, ci_class, link
 
 pytestmark = pytest.mark.django_db
-
-
-def link(source, target, kind="depends-on"):
-    return RelationshipFactory(source=source, target=target, type=relationship_type(kind))
 
 
 @pytest.fixture
