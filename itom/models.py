@@ -5,7 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 
-from itom.choices import ChangeAction
+from itom.choices import ChangeAction, DeliveryState, NotificationChannel, WebhookKind
 
 
 class TimeStampedModel(models.Model):
@@ -99,3 +99,83 @@ class NumberedModel(models.Model):
         if not self.number:
             self.number = next_number(self.number_prefix)
         super().save(*args, **kwargs)
+
+
+class Notification(TimeStampedModel):
+    """One in-app notification for one user (``itom.notifications.notify`` writes them)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"]),
+            models.Index(fields=["recipient"], condition=models.Q(read_at__isnull=True), name="itom_notif_unread"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class NotificationPreference(models.Model):
+    """A user's choice for one event on one channel; without a row the event's default applies."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_prefs")
+    event = models.CharField(max_length=50)
+    channel = models.CharField(max_length=10, choices=NotificationChannel.choices)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event", "channel"], name="itom_notification_pref_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.event} by {self.channel} {'on' if self.enabled else 'off'}"
+
+
+class WebhookEndpoint(ChangeLoggedModel):
+    """An outgoing webhook: a JSON body signed with HMAC-SHA256, or a chat-compatible message."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=10, choices=WebhookKind.choices, default=WebhookKind.JSON)
+    secret = models.CharField(max_length=200, blank=True, help_text="The HMAC-SHA256 key (JSON webhooks).")
+    events = models.JSONField(default=list, blank=True, help_text="Event names it receives; empty: all.")
+    active = models.BooleanField(default=True)
+
+    audit_exclude = ("secret",)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class WebhookDelivery(TimeStampedModel):
+    """One event sent (or being sent) to one endpoint, with the outcome of its last attempt."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=50)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.event} → {self.endpoint} ({self.state})"

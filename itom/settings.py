@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "itom",
     "accounts",
     "cmdb",
+    "slas",
+    "incidents",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +289,28 @@ AUDIT_RETENTION_DAYS = env.integer("AUDIT_RETENTION_DAYS", 365, minimum=1)
 PORTAL_NAME = env.string("PORTAL_NAME", "ITOM Portal")
 # The largest file the CMDB import accepts (API body, upload or pasted text), in megabytes.
 CMDB_IMPORT_MAX_MB = env.integer("CMDB_IMPORT_MAX_MB", 20, minimum=1)
+# Resolved incidents close by themselves after this many days.
+INCIDENT_AUTO_CLOSE_DAYS = env.integer("INCIDENT_AUTO_CLOSE_DAYS", 7, minimum=1)
+# Incident attachments: the largest file, and the content types accepted.
+ATTACHMENT_MAX_MB = env.integer("ATTACHMENT_MAX_MB", 10, minimum=1)
+ATTACHMENT_CONTENT_TYPES = env.string_list(
+    "ATTACHMENT_CONTENT_TYPES",
+    [
+        "text/plain",
+        "text/csv",
+        "application/pdf",
+        "application/json",
+        "application/zip",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ],
+)
+# Outgoing webhooks: attempts per delivery (with exponential backoff) and the request timeout.
+WEBHOOK_MAX_ATTEMPTS = env.integer("WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
+WEBHOOK_TIMEOUT = env.integer("WEBHOOK_TIMEOUT", 10, minimum=1)
 
 LOG_LEVEL = env.string("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

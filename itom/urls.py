@@ -12,5 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("cmdb.urls")),
+    path("", include("slas.urls")),
+    path("", include("incidents.urls")),
     path("", include(auth_urlpatterns)),
 ]

@@ -92,3 +92,72 @@ class RelationshipFactory(factory.django.DjangoModelFactory):
 def link(source, target, kind="depends-on"):
     """``source —kind→ target`` (a relationship type slug), saved."""
     return RelationshipFactory(source=source, target=target, type=relationship_type(kind))
+
+
+# --- SLAs -------------------------------------------------------------------------------------
+
+
+def business_calendar(name="Office hours", time_zone="Europe/Paris", days=range(5), start="09:00", end="17:00"):
+    """A calendar open ``start``–``end`` on ``days`` (0 = Monday), in ``time_zone``."""
+    from slas.models import BusinessCalendar, WorkingHours
+
+    calendar, _ = BusinessCalendar.objects.get_or_create(name=name, defaults={"time_zone": time_zone})
+    for day in days:
+        WorkingHours.objects.get_or_create(calendar=calendar, weekday=day, start=start, end=end)
+    return calendar
+
+
+def sla_policy(name="Standard", calendar=None, response=None, resolution=None, **fields):
+    """A policy with targets in minutes per priority: ``response={1: 15, 2: 30, …}``."""
+    from slas.models import SLAPolicy, SLATarget
+
+    policy = SLAPolicy.objects.create(name=name, calendar=calendar or business_calendar(), **fields)
+    response = response or {1: 15, 2: 30, 3: 60, 4: 240, 5: 480}
+    resolution = resolution or {1: 240, 2: 480, 3: 960, 4: 2400, 5: 4800}
+    SLATarget.objects.bulk_create(
+        [SLATarget(policy=policy, metric="response", priority=p, minutes=m) for p, m in response.items()]
+        + [SLATarget(policy=policy, metric="resolution", priority=p, minutes=m) for p, m in resolution.items()]
+    )
+    return policy
+
+
+# --- Incidents --------------------------------------------------------------------------------
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    """A bare incident row (no SLA clocks, no timeline): use ``incidents.services`` to create
+    incidents the way the product does."""
+
+    class Meta:
+        model = "incidents.Incident"
+
+    title = factory.Sequence(lambda n: f"Incident {n}")
+    description = "Something is broken."
+
+
+class ProblemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.Problem"
+
+    title = factory.Sequence(lambda n: f"Problem {n}")
+
+
+class KnownErrorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "incidents.KnownError"
+
+    title = factory.Sequence(lambda n: f"Known error {n}")
+    symptom = "The service answers 502 after a restart."
+    workaround = "Restart the worker pool."
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "itom.WebhookEndpoint"
+
+    name = factory.Sequence(lambda n: f"Webhook {n}")
+    url = "http://127.0.0.1:9/hook"
+    secret = "s3cret-for-tests"

@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("accounts.api.urls")),
     path("cmdb/", include("cmdb.api.urls")),
+    path("sla/", include("slas.api.urls")),
+    path("", include("incidents.api.urls")),
 ]

@@ -1,0 +1,2 @@
+def connect():
+    pass  # TODO(helper): fill in

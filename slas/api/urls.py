@@ -1,0 +1,3 @@
+"""``/api/v1/sla/``: business calendars and SLA policies."""
+
+urlpatterns = []
