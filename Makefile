@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test venv lint check bench-api bench-cmdb clean
+.PHONY: run test venv lint check bench-api bench-cmdb bench-incidents clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-api: venv
 
 bench-cmdb: venv
 	$(BIN)/python -m bench.cmdb_impact
+
+bench-incidents: venv
+	$(BIN)/python -m bench.incidents
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

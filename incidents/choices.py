@@ -115,3 +115,12 @@ PROBLEM_TRANSITIONS = {
     P.CLOSED: (),
 }
 OPEN_PROBLEM_STATES = (P.NEW, P.ASSESS, P.ROOT_CAUSE_ANALYSIS, P.FIX_IN_PROGRESS)
+
+
+class ProblemTimelineKind(models.TextChoices):
+    NOTE = "note", "Note"
+    STATE = "state", "State change"
+    WORKAROUND = "workaround", "Workaround"
+    LINK = "link", "Incidents linked"
+    UNLINK = "unlink", "Incident unlinked"
+    KNOWN_ERROR = "known_error", "Known error"

@@ -17,6 +17,7 @@ from incidents.choices import (
     IncidentState,
     Priority,
     ProblemState,
+    ProblemTimelineKind,
     ResolutionCode,
     Source,
     TimelineKind,
@@ -241,3 +242,26 @@ class KnownError(NumberedModel, ChangeLoggedModel):
 
     def get_absolute_url(self):
         return reverse("incidents:known_error_detail", args=[self.pk])
+
+
+class ProblemTimelineEntry(models.Model):
+    """One line of a problem's timeline: a note, a state change (with its note), a workaround
+    posted, incidents linked or unlinked, a known error recorded. Written by
+    ``incidents.services.problems`` only."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="timeline")
+    time = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=ProblemTimelineKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    author_name = models.CharField(max_length=150, help_text="The user, or the task or system that acted.")
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["time", "id"]
+        verbose_name = "problem timeline entry"
+        verbose_name_plural = "problem timeline entries"
+        indexes = [models.Index(fields=["problem", "time"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.problem_id} at {self.time:%Y-%m-%d %H:%M}"

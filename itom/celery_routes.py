@@ -10,5 +10,12 @@ QUEUES = ("default", "notify", "poll.default")
 TASK_ROUTES = {
     "itom.tasks.prune_audit_log": {"queue": "default"},
     "itom.tasks.ping": {"queue": "default"},
+    "itom.tasks.deliver_email": {"queue": "notify"},
+    "itom.tasks.deliver_webhook": {"queue": "notify"},
+    "itom.tasks.requeue_stalled_webhooks": {"queue": "notify"},
+    "itom.tasks.prune_notifications": {"queue": "default"},
     "accounts.tasks.import_teams": {"queue": "default"},
+    "slas.tasks.scan_sla_clocks": {"queue": "default"},
+    "incidents.tasks.auto_close_resolved": {"queue": "default"},
+    "incidents.tasks.record_sla_events": {"queue": "default"},
 }

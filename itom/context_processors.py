@@ -16,3 +16,15 @@ def portal(request):
         ],
         "can_admin": signed_in and (user.is_superuser or is_manager(user)),
     }
+
+
+def notifications(request):
+    """The unread count for the navigation's bell: counted only when a template shows it."""
+    from django.utils.functional import SimpleLazyObject
+
+    from itom.notifications import unread_count
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": SimpleLazyObject(lambda: unread_count(user))}

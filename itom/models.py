@@ -175,7 +175,15 @@ class WebhookDelivery(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"]),
+            # The sweep for deliveries a dead worker left behind reads only the open ones.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state__in=["pending", "retrying"]),
+                name="itom_delivery_open_next",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.event} → {self.endpoint} ({self.state})"

@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "itom.context_processors.portal",
+                "itom.context_processors.notifications",
             ],
         },
     },
@@ -248,6 +249,11 @@ CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 # schedules are set here); managers may disable one in the admin and that sticks.
 CELERY_BEAT_SCHEDULE = {
     "prune-audit-log": {"task": "itom.tasks.prune_audit_log", "schedule": 24 * 3600},
+    # A scan that finds nothing to do is one index lookup; one left behind by a busy worker expires.
+    "scan-sla-clocks": {"task": "slas.tasks.scan_sla_clocks", "schedule": 60, "options": {"expires": 55}},
+    "auto-close-resolved-incidents": {"task": "incidents.tasks.auto_close_resolved", "schedule": 3600},
+    "requeue-stalled-webhooks": {"task": "itom.tasks.requeue_stalled_webhooks", "schedule": 60},
+    "prune-notifications": {"task": "itom.tasks.prune_notifications", "schedule": 24 * 3600},
 }
 
 # --- REST API -------------------------------------------------------------------------------
@@ -280,6 +286,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("state") or their values (impact and urgency) get
+    # one stable name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStateEnum": "incidents.choices.IncidentState",
+        "ProblemStateEnum": "incidents.choices.ProblemState",
+        "ImpactUrgencyEnum": "incidents.choices.Impact",
+        "ClockStateEnum": "slas.choices.ClockState",
+        "DeliveryStateEnum": "itom.choices.DeliveryState",
+    },
 }
 API_TOKEN_LAST_USED_RESOLUTION = 60  # seconds between last_used_at writes for one token
 
@@ -311,6 +326,18 @@ ATTACHMENT_CONTENT_TYPES = env.string_list(
 # Outgoing webhooks: attempts per delivery (with exponential backoff) and the request timeout.
 WEBHOOK_MAX_ATTEMPTS = env.integer("WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
 WEBHOOK_TIMEOUT = env.integer("WEBHOOK_TIMEOUT", 10, minimum=1)
+# The wait after a failed attempt: this many seconds, doubled after each further failure, capped.
+WEBHOOK_BACKOFF_SECONDS = env.integer("WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.integer("WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# Cloud metadata addresses (169.254.0.0/16, fd00:ec2::254) are refused as webhook targets unless on.
+WEBHOOK_ALLOW_METADATA_ADDRESSES = env.boolean("WEBHOOK_ALLOW_METADATA_ADDRESSES", False)
+# Webhook deliveries and in-app notifications are deleted this many days after they were made.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.integer("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
+NOTIFICATION_RETENTION_DAYS = env.integer("NOTIFICATION_RETENTION_DAYS", 180, minimum=1)
+# The portal's public address, for links in e-mails and webhooks (e.g. https://itom.example.com).
+PORTAL_URL = env.string("PORTAL_URL", "")
+if PORTAL_URL and not PORTAL_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PORTAL_URL: {PORTAL_URL!r} must start with http:// or https://")
 
 LOG_LEVEL = env.string("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("livez", views.livez, name="livez"),
     path("api/v1/", include(("itom.api.urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
+    path("", include("itom.urls_notifications")),
     path("", include("accounts.urls")),
     path("", include("cmdb.urls")),
     path("", include("slas.urls")),

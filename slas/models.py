@@ -6,6 +6,7 @@ it (DESIGN.md's import direction). The business-time maths lives in ``slas.busin
 change to a clock goes through ``slas.services``.
 """
 
+import datetime
 import zoneinfo
 
 from django.conf import settings
@@ -19,6 +20,13 @@ from django.urls import reverse
 
 from itom.models import ChangeLoggedModel, TimeStampedModel
 from slas.choices import ClockEventKind, ClockState, Metric, Weekday
+
+MIDNIGHT = datetime.time(0, 0)
+
+
+def _hhmm(value):
+    """``HH:MM`` of a time (or of the text a time was given as, before it is saved)."""
+    return value.strftime("%H:%M") if isinstance(value, datetime.time) else str(value)[:5]
 
 
 def validate_time_zone(value):
@@ -66,7 +74,13 @@ class WorkingHours(ChangeLoggedModel):
         ]
 
     def __str__(self):
-        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        return f"{self.get_weekday_display()} {_hhmm(self.start)}–{_hhmm(self.end)}"
+
+    def clean(self):
+        if self.start is not None and self.end is not None and self.end <= self.start and self.end != MIDNIGHT:
+            raise ValidationError(
+                {"end": "The end must be after the start (00:00 means midnight at the end of the day)."}
+            )
 
 
 class Holiday(ChangeLoggedModel):
@@ -81,7 +95,7 @@ class Holiday(ChangeLoggedModel):
         constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="slas_holiday_unique_date")]
 
     def __str__(self):
-        return f"{self.date:%Y-%m-%d} {self.name}"
+        return f"{self.date} {self.name}"  # ISO 8601, also before a date given as text is saved
 
 
 def default_pause_states():
@@ -128,6 +142,39 @@ class SLAPolicy(ChangeLoggedModel):
 
     def get_absolute_url(self):
         return reverse("slas:policy_detail", args=[self.pk])
+
+    def clean(self):
+        from slas.states import subject_states
+
+        errors = {}
+        priorities = self.priorities if isinstance(self.priorities, list) else None
+        if priorities is None or any(
+            isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 5 for p in priorities
+        ):
+            errors["priorities"] = "A list of priorities from 1 to 5 (empty: every priority)."
+        elif len(set(priorities)) != len(priorities):
+            errors["priorities"] = "Each priority once."
+        else:
+            self.priorities = sorted(priorities)
+        thresholds = self.warning_thresholds if isinstance(self.warning_thresholds, list) else None
+        if thresholds is None or any(
+            isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 99 for t in thresholds
+        ):
+            errors["warning_thresholds"] = "A list of percentages from 1 to 99, such as [75, 90]."
+        elif len(set(thresholds)) != len(thresholds):
+            errors["warning_thresholds"] = "Each percentage once."
+        else:
+            self.warning_thresholds = sorted(thresholds)
+        states = self.pause_states if isinstance(self.pause_states, list) else None
+        known = [value for value, _ in subject_states()]
+        if states is None or not all(isinstance(s, str) for s in states):
+            errors["pause_states"] = 'A list of state names, such as ["on_hold"].'
+        elif unknown := [s for s in states if known and s not in known]:
+            errors["pause_states"] = f"Unknown state(s): {', '.join(unknown)}. Known states: {', '.join(known)}."
+        elif len(set(states)) != len(states):
+            errors["pause_states"] = "Each state once."
+        if errors:
+            raise ValidationError(errors)
 
 
 class SLATarget(ChangeLoggedModel):

@@ -161,3 +161,16 @@ class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Webhook {n}")
     url = "http://127.0.0.1:9/hook"
     secret = "s3cret-for-tests"
+
+
+def open_incident(user=None, **fields):
+    """An incident opened the way the product opens one (``incidents.services.incidents``):
+    priority from the matrix, timeline, SLA clocks, notifications. ``title`` defaults to a
+    unique one."""
+    from incidents.services.incidents import create_incident
+
+    fields.setdefault("title", f"Incident {next(_incident_titles)}")
+    return create_incident(user=user, **fields)
+
+
+_incident_titles = iter(range(1, 10**9))

@@ -7,195 +7,529 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_roles'),
-        ('cmdb', '0003_ci_name_index'),
+        ("accounts", "0002_roles"),
+        ("cmdb", "0003_ci_name_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['name'],
+                "verbose_name_plural": "categories",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('number', models.CharField(editable=False, max_length=20, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('new', 'New'), ('in_progress', 'In progress'), ('on_hold', 'On hold'), ('resolved', 'Resolved'), ('closed', 'Closed'), ('canceled', 'Canceled')], default='new', max_length=12)),
-                ('impact', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')], default=3)),
-                ('urgency', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')], default=3)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, '1 - Critical'), (2, '2 - High'), (3, '3 - Moderate'), (4, '4 - Low'), (5, '5 - Planning')], default=5, help_text='From the priority matrix (impact × urgency).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('caller_contact', models.CharField(blank=True, help_text='A caller who is not a user: name, e-mail or phone.', max_length=200)),
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('api', 'API'), ('monitoring', 'Monitoring'), ('email', 'E-mail')], default='manual', max_length=12)),
-                ('hold_reason', models.CharField(blank=True, choices=[('awaiting_caller', 'Awaiting caller'), ('awaiting_change', 'Awaiting change'), ('awaiting_problem', 'Awaiting problem'), ('awaiting_vendor', 'Awaiting vendor')], max_length=20)),
-                ('resolution_code', models.CharField(blank=True, choices=[('solved', 'Solved (permanently)'), ('workaround', 'Solved (workaround)'), ('not_reproducible', 'Not reproducible'), ('duplicate', 'Duplicate'), ('user_error', 'User error'), ('no_fault_found', 'No fault found'), ('resolved_by_change', 'Resolved by change'), ('recovered', 'Recovered by itself')], max_length=20)),
-                ('resolution_notes', models.TextField(blank=True)),
-                ('first_responded_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('is_major', models.BooleanField(default=False, verbose_name='major incident')),
-                ('affected_cis', models.ManyToManyField(blank=True, related_name='incidents', to='cmdb.ci', verbose_name='affected CIs')),
-                ('affected_services', models.ManyToManyField(blank=True, help_text='Derived from the CMDB: the business services that depend on the affected CIs.', related_name='service_incidents', to='cmdb.ci', verbose_name='affected business services')),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_incidents', to=settings.AUTH_USER_MODEL)),
-                ('assignment_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='incidents', to='accounts.team')),
-                ('caller', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='incidents', to='incidents.category')),
-                ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, help_text='The major incident this one is part of.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='incidents.incident')),
-                ('watchers', models.ManyToManyField(blank=True, related_name='watched_incidents', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("number", models.CharField(editable=False, max_length=20, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("in_progress", "In progress"),
+                            ("on_hold", "On hold"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="new",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "impact",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")], default=3
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")], default=3
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 - Critical"),
+                            (2, "2 - High"),
+                            (3, "3 - Moderate"),
+                            (4, "4 - Low"),
+                            (5, "5 - Planning"),
+                        ],
+                        default=5,
+                        help_text="From the priority matrix (impact × urgency).",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                    ),
+                ),
+                (
+                    "caller_contact",
+                    models.CharField(
+                        blank=True, help_text="A caller who is not a user: name, e-mail or phone.", max_length=200
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("api", "API"),
+                            ("monitoring", "Monitoring"),
+                            ("email", "E-mail"),
+                        ],
+                        default="manual",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "hold_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("awaiting_caller", "Awaiting caller"),
+                            ("awaiting_change", "Awaiting change"),
+                            ("awaiting_problem", "Awaiting problem"),
+                            ("awaiting_vendor", "Awaiting vendor"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "resolution_code",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("solved", "Solved (permanently)"),
+                            ("workaround", "Solved (workaround)"),
+                            ("not_reproducible", "Not reproducible"),
+                            ("duplicate", "Duplicate"),
+                            ("user_error", "User error"),
+                            ("no_fault_found", "No fault found"),
+                            ("resolved_by_change", "Resolved by change"),
+                            ("recovered", "Recovered by itself"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("resolution_notes", models.TextField(blank=True)),
+                ("first_responded_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("is_major", models.BooleanField(default=False, verbose_name="major incident")),
+                (
+                    "affected_cis",
+                    models.ManyToManyField(
+                        blank=True, related_name="incidents", to="cmdb.ci", verbose_name="affected CIs"
+                    ),
+                ),
+                (
+                    "affected_services",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Derived from the CMDB: the business services that depend on the affected CIs.",
+                        related_name="service_incidents",
+                        to="cmdb.ci",
+                        verbose_name="affected business services",
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_incidents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignment_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="incidents",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "caller",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="incidents",
+                        to="incidents.category",
+                    ),
+                ),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The major incident this one is part of.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "watchers",
+                    models.ManyToManyField(blank=True, related_name="watched_incidents", to=settings.AUTH_USER_MODEL),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('file', models.FileField(upload_to='attachments/%Y/%m/')),
-                ('name', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='incidents.incident')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("file", models.FileField(upload_to="attachments/%Y/%m/")),
+                ("name", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attachments", to="incidents.incident"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PriorityRule',
+            name="PriorityRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('impact', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')])),
-                ('urgency', models.PositiveSmallIntegerField(choices=[(1, '1 - High'), (2, '2 - Medium'), (3, '3 - Low')])),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, '1 - Critical'), (2, '2 - High'), (3, '3 - Moderate'), (4, '4 - Low'), (5, '5 - Planning')])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "impact",
+                    models.PositiveSmallIntegerField(choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")]),
+                ),
+                (
+                    "urgency",
+                    models.PositiveSmallIntegerField(choices=[(1, "1 - High"), (2, "2 - Medium"), (3, "3 - Low")]),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 - Critical"),
+                            (2, "2 - High"),
+                            (3, "3 - Moderate"),
+                            (4, "4 - Low"),
+                            (5, "5 - Planning"),
+                        ]
+                    ),
+                ),
             ],
             options={
-                'ordering': ['impact', 'urgency'],
-                'constraints': [models.UniqueConstraint(fields=('impact', 'urgency'), name='incidents_priority_rule_unique')],
+                "ordering": ["impact", "urgency"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("impact", "urgency"), name="incidents_priority_rule_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Problem',
+            name="Problem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('number', models.CharField(editable=False, max_length=20, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('new', 'New'), ('assess', 'Assess'), ('root_cause_analysis', 'Root cause analysis'), ('fix_in_progress', 'Fix in progress'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='new', max_length=20)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, '1 - Critical'), (2, '2 - High'), (3, '3 - Moderate'), (4, '4 - Low'), (5, '5 - Planning')], default=3)),
-                ('root_cause', models.TextField(blank=True)),
-                ('workaround', models.TextField(blank=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('affected_cis', models.ManyToManyField(blank=True, related_name='problems', to='cmdb.ci', verbose_name='affected CIs')),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_problems', to=settings.AUTH_USER_MODEL)),
-                ('assignment_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='problems', to='accounts.team')),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='problems', to='incidents.category')),
-                ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("number", models.CharField(editable=False, max_length=20, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("assess", "Assess"),
+                            ("root_cause_analysis", "Root cause analysis"),
+                            ("fix_in_progress", "Fix in progress"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 - Critical"),
+                            (2, "2 - High"),
+                            (3, "3 - Moderate"),
+                            (4, "4 - Low"),
+                            (5, "5 - Planning"),
+                        ],
+                        default=3,
+                    ),
+                ),
+                ("root_cause", models.TextField(blank=True)),
+                ("workaround", models.TextField(blank=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "affected_cis",
+                    models.ManyToManyField(
+                        blank=True, related_name="problems", to="cmdb.ci", verbose_name="affected CIs"
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_problems",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignment_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="problems",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="problems",
+                        to="incidents.category",
+                    ),
+                ),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='KnownError',
+            name="KnownError",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('number', models.CharField(editable=False, max_length=20, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('symptom', models.TextField()),
-                ('root_cause', models.TextField(blank=True)),
-                ('workaround', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True, help_text='Off: retired, no longer suggested.')),
-                ('affected_cis', models.ManyToManyField(blank=True, related_name='known_errors', to='cmdb.ci', verbose_name='affected CIs')),
-                ('problem', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='known_errors', to='incidents.problem')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("number", models.CharField(editable=False, max_length=20, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("symptom", models.TextField()),
+                ("root_cause", models.TextField(blank=True)),
+                ("workaround", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True, help_text="Off: retired, no longer suggested.")),
+                (
+                    "affected_cis",
+                    models.ManyToManyField(
+                        blank=True, related_name="known_errors", to="cmdb.ci", verbose_name="affected CIs"
+                    ),
+                ),
+                (
+                    "problem",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="known_errors",
+                        to="incidents.problem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='incident',
-            name='problem',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='incidents', to='incidents.problem'),
+            model_name="incident",
+            name="problem",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="incidents",
+                to="incidents.problem",
+            ),
         ),
         migrations.CreateModel(
-            name='TimelineEntry',
+            name="TimelineEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(db_index=True)),
-                ('kind', models.CharField(choices=[('comment', 'Comment'), ('work_note', 'Work note'), ('state', 'State change'), ('assignment', 'Assignment'), ('priority', 'Priority change'), ('attachment', 'Attachment'), ('sla', 'SLA'), ('major', 'Major incident update'), ('link', 'Link'), ('system', 'System')], max_length=12)),
-                ('public', models.BooleanField(default=False, help_text='Visible to the caller (comments); work notes are not.')),
-                ('author_name', models.CharField(help_text='The user, or the task or system that acted.', max_length=150)),
-                ('body', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('attachment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='incidents.attachment')),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident')),
-                ('origin', models.ForeignKey(blank=True, help_text="The parent's entry this one repeats (major incident updates).", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='copies', to='incidents.timelineentry')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("time", models.DateTimeField(db_index=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("comment", "Comment"),
+                            ("work_note", "Work note"),
+                            ("state", "State change"),
+                            ("assignment", "Assignment"),
+                            ("priority", "Priority change"),
+                            ("attachment", "Attachment"),
+                            ("sla", "SLA"),
+                            ("major", "Major incident update"),
+                            ("link", "Link"),
+                            ("system", "System"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "public",
+                    models.BooleanField(
+                        default=False, help_text="Visible to the caller (comments); work notes are not."
+                    ),
+                ),
+                (
+                    "author_name",
+                    models.CharField(help_text="The user, or the task or system that acted.", max_length=150),
+                ),
+                ("body", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "attachment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="incidents.attachment",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="timeline", to="incidents.incident"
+                    ),
+                ),
+                (
+                    "origin",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The parent's entry this one repeats (major incident updates).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="copies",
+                        to="incidents.timelineentry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'timeline entry',
-                'verbose_name_plural': 'timeline entries',
-                'ordering': ['time', 'id'],
+                "verbose_name": "timeline entry",
+                "verbose_name_plural": "timeline entries",
+                "ordering": ["time", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='problem',
-            index=models.Index(fields=['state', 'priority'], name='incidents_p_state_736d19_idx'),
+            model_name="problem",
+            index=models.Index(fields=["state", "priority"], name="incidents_p_state_736d19_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['state', 'priority'], name='incidents_i_state_a05de2_idx'),
+            model_name="incident",
+            index=models.Index(fields=["state", "priority"], name="incidents_i_state_a05de2_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['assignment_team', 'state'], name='incidents_i_assignm_620af7_idx'),
+            model_name="incident",
+            index=models.Index(fields=["assignment_team", "state"], name="incidents_i_assignm_620af7_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['assignee', 'state'], name='incidents_i_assigne_7b8879_idx'),
+            model_name="incident",
+            index=models.Index(fields=["assignee", "state"], name="incidents_i_assigne_7b8879_idx"),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(condition=models.Q(('state', 'resolved')), fields=['resolved_at'], name='incidents_resolved_at'),
+            model_name="incident",
+            index=models.Index(
+                condition=models.Q(("state", "resolved")), fields=["resolved_at"], name="incidents_resolved_at"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('id')), _negated=True), name='incidents_incident_not_own_parent'),
+            model_name="incident",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("id")), _negated=True), name="incidents_incident_not_own_parent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='timelineentry',
-            index=models.Index(fields=['incident', 'time'], name='incidents_t_inciden_64238b_idx'),
+            model_name="timelineentry",
+            index=models.Index(fields=["incident", "time"], name="incidents_t_inciden_64238b_idx"),
         ),
     ]

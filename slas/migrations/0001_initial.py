@@ -2,182 +2,341 @@
 
 import django.core.validators
 import django.db.models.deletion
-import slas.models
 from django.db import migrations, models
+
+import slas.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_roles'),
-        ('cmdb', '0003_ci_name_index'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("accounts", "0002_roles"),
+        ("cmdb", "0003_ci_name_index"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BusinessCalendar',
+            name="BusinessCalendar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[slas.models.validate_time_zone])),
-                ('always_open', models.BooleanField(default=False, help_text='Every hour counts; working hours and holidays are ignored.', verbose_name='24 × 7')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "time_zone",
+                    models.CharField(default="UTC", max_length=64, validators=[slas.models.validate_time_zone]),
+                ),
+                (
+                    "always_open",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Every hour counts; working hours and holidays are ignored.",
+                        verbose_name="24 × 7",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SLAClock',
+            name="SLAClock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('metric', models.CharField(choices=[('response', 'Response'), ('resolution', 'Resolution')], max_length=20)),
-                ('priority', models.PositiveSmallIntegerField()),
-                ('target_seconds', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('running', 'Running'), ('paused', 'Paused'), ('met', 'Met'), ('breached', 'Breached'), ('canceled', 'Canceled')], default='running', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('running_since', models.DateTimeField(blank=True, null=True)),
-                ('elapsed_seconds', models.FloatField(default=0)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('warning_at', models.DateTimeField(blank=True, null=True)),
-                ('warning_pct', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('warned_pct', models.PositiveSmallIntegerField(default=0)),
-                ('breached_at', models.DateTimeField(blank=True, null=True)),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='clocks', to='slas.businesscalendar')),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("object_id", models.PositiveBigIntegerField()),
+                (
+                    "metric",
+                    models.CharField(choices=[("response", "Response"), ("resolution", "Resolution")], max_length=20),
+                ),
+                ("priority", models.PositiveSmallIntegerField()),
+                ("target_seconds", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("met", "Met"),
+                            ("breached", "Breached"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("running_since", models.DateTimeField(blank=True, null=True)),
+                ("elapsed_seconds", models.FloatField(default=0)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("warning_at", models.DateTimeField(blank=True, null=True)),
+                ("warning_pct", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("warned_pct", models.PositiveSmallIntegerField(default=0)),
+                ("breached_at", models.DateTimeField(blank=True, null=True)),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="clocks", to="slas.businesscalendar"
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contenttypes.contenttype"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA clock',
-                'ordering': ['content_type', 'object_id', 'metric'],
+                "verbose_name": "SLA clock",
+                "ordering": ["content_type", "object_id", "metric"],
             },
         ),
         migrations.CreateModel(
-            name='SLAClockEvent',
+            name="SLAClockEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField()),
-                ('kind', models.CharField(choices=[('started', 'Started'), ('paused', 'Paused'), ('resumed', 'Resumed'), ('retargeted', 'Target changed'), ('warning', 'Warning'), ('breached', 'Breached'), ('met', 'Met'), ('stopped', 'Stopped'), ('reopened', 'Reopened'), ('canceled', 'Canceled')], max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('clock', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='slas.slaclock')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("time", models.DateTimeField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("started", "Started"),
+                            ("paused", "Paused"),
+                            ("resumed", "Resumed"),
+                            ("retargeted", "Target changed"),
+                            ("warning", "Warning"),
+                            ("breached", "Breached"),
+                            ("met", "Met"),
+                            ("stopped", "Stopped"),
+                            ("reopened", "Reopened"),
+                            ("canceled", "Canceled"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "clock",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="slas.slaclock"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA clock event',
-                'ordering': ['clock', 'time', 'id'],
+                "verbose_name": "SLA clock event",
+                "ordering": ["clock", "time", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SLAPolicy',
+            name="SLAPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True)),
-                ('order', models.PositiveIntegerField(default=100, help_text='Lower first: the first matching policy applies.')),
-                ('priorities', models.JSONField(blank=True, default=list, help_text='Priorities (1–5) it applies to; empty: all.')),
-                ('pause_states', models.JSONField(blank=True, default=slas.models.default_pause_states, help_text='Incident states in which the clocks stop counting.')),
-                ('warning_thresholds', models.JSONField(blank=True, default=slas.models.default_warning_thresholds, help_text='Percentages of the target that raise a warning.')),
-                ('business_services', models.ManyToManyField(blank=True, limit_choices_to={'ci_class__is_business_service': True}, related_name='sla_policies', to='cmdb.ci')),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='policies', to='slas.businesscalendar')),
-                ('ci_classes', models.ManyToManyField(blank=True, related_name='sla_policies', to='cmdb.ciclass', verbose_name='CI classes')),
-                ('teams', models.ManyToManyField(blank=True, related_name='sla_policies', to='accounts.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "order",
+                    models.PositiveIntegerField(
+                        default=100, help_text="Lower first: the first matching policy applies."
+                    ),
+                ),
+                (
+                    "priorities",
+                    models.JSONField(blank=True, default=list, help_text="Priorities (1–5) it applies to; empty: all."),
+                ),
+                (
+                    "pause_states",
+                    models.JSONField(
+                        blank=True,
+                        default=slas.models.default_pause_states,
+                        help_text="Incident states in which the clocks stop counting.",
+                    ),
+                ),
+                (
+                    "warning_thresholds",
+                    models.JSONField(
+                        blank=True,
+                        default=slas.models.default_warning_thresholds,
+                        help_text="Percentages of the target that raise a warning.",
+                    ),
+                ),
+                (
+                    "business_services",
+                    models.ManyToManyField(
+                        blank=True,
+                        limit_choices_to={"ci_class__is_business_service": True},
+                        related_name="sla_policies",
+                        to="cmdb.ci",
+                    ),
+                ),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="policies", to="slas.businesscalendar"
+                    ),
+                ),
+                (
+                    "ci_classes",
+                    models.ManyToManyField(
+                        blank=True, related_name="sla_policies", to="cmdb.ciclass", verbose_name="CI classes"
+                    ),
+                ),
+                ("teams", models.ManyToManyField(blank=True, related_name="sla_policies", to="accounts.team")),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
-                'ordering': ['order', 'name'],
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
+                "ordering": ["order", "name"],
             },
         ),
         migrations.AddField(
-            model_name='slaclock',
-            name='policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clocks', to='slas.slapolicy'),
+            model_name="slaclock",
+            name="policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="clocks",
+                to="slas.slapolicy",
+            ),
         ),
         migrations.CreateModel(
-            name='SLATarget',
+            name="SLATarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('metric', models.CharField(choices=[('response', 'Response'), ('resolution', 'Resolution')], max_length=20)),
-                ('priority', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('minutes', models.PositiveIntegerField(help_text='Business minutes.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='slas.slapolicy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "metric",
+                    models.CharField(choices=[("response", "Response"), ("resolution", "Resolution")], max_length=20),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ]
+                    ),
+                ),
+                (
+                    "minutes",
+                    models.PositiveIntegerField(
+                        help_text="Business minutes.", validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="targets", to="slas.slapolicy"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA target',
-                'ordering': ['policy', 'metric', 'priority'],
+                "verbose_name": "SLA target",
+                "ordering": ["policy", "metric", "priority"],
             },
         ),
         migrations.CreateModel(
-            name='WorkingHours',
+            name="WorkingHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start', models.TimeField()),
-                ('end', models.TimeField(help_text='00:00 means midnight at the end of the day.')),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hours', to='slas.businesscalendar')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start", models.TimeField()),
+                ("end", models.TimeField(help_text="00:00 means midnight at the end of the day.")),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="hours", to="slas.businesscalendar"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'working hours',
-                'verbose_name_plural': 'working hours',
-                'ordering': ['calendar', 'weekday', 'start'],
+                "verbose_name": "working hours",
+                "verbose_name_plural": "working hours",
+                "ordering": ["calendar", "weekday", "start"],
             },
         ),
         migrations.CreateModel(
-            name='Holiday',
+            name="Holiday",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('date', models.DateField()),
-                ('name', models.CharField(max_length=200)),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='holidays', to='slas.businesscalendar')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("date", models.DateField()),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="holidays", to="slas.businesscalendar"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['calendar', 'date'],
-                'constraints': [models.UniqueConstraint(fields=('calendar', 'date'), name='slas_holiday_unique_date')],
+                "ordering": ["calendar", "date"],
+                "constraints": [models.UniqueConstraint(fields=("calendar", "date"), name="slas_holiday_unique_date")],
             },
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(fields=['content_type', 'object_id'], name='slas_slaclo_content_f046e0_idx'),
+            model_name="slaclock",
+            index=models.Index(fields=["content_type", "object_id"], name="slas_slaclo_content_f046e0_idx"),
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(condition=models.Q(('state', 'running')), fields=['due_at'], name='slas_clock_running_due'),
+            model_name="slaclock",
+            index=models.Index(
+                condition=models.Q(("state", "running")), fields=["due_at"], name="slas_clock_running_due"
+            ),
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(condition=models.Q(('state', 'running')), fields=['warning_at'], name='slas_clock_running_warning'),
+            model_name="slaclock",
+            index=models.Index(
+                condition=models.Q(("state", "running")), fields=["warning_at"], name="slas_clock_running_warning"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slaclock',
-            constraint=models.UniqueConstraint(fields=('content_type', 'object_id', 'metric'), name='slas_clock_one_per_metric'),
+            model_name="slaclock",
+            constraint=models.UniqueConstraint(
+                fields=("content_type", "object_id", "metric"), name="slas_clock_one_per_metric"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.UniqueConstraint(fields=('policy', 'metric', 'priority'), name='slas_target_unique'),
+            model_name="slatarget",
+            constraint=models.UniqueConstraint(fields=("policy", "metric", "priority"), name="slas_target_unique"),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.CheckConstraint(condition=models.Q(('priority__gte', 1), ('priority__lte', 5)), name='slas_target_priority_range'),
+            model_name="slatarget",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("priority__gte", 1), ("priority__lte", 5)), name="slas_target_priority_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinghours',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gt', models.F('start')), ('end', '00:00:00'), _connector='OR'), name='slas_hours_end_after_start'),
+            model_name="workinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gt", models.F("start")), ("end", "00:00:00"), _connector="OR"),
+                name="slas_hours_end_after_start",
+            ),
         ),
     ]
