@@ -81,9 +81,7 @@ class Incident(NumberedModel, ChangeLoggedModel):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_incidents"
     )
-    affected_cis = models.ManyToManyField(
-        "cmdb.CI", blank=True, related_name="incidents", verbose_name="affected CIs"
-    )
+    affected_cis = models.ManyToManyField("cmdb.CI", blank=True, related_name="incidents", verbose_name="affected CIs")
     affected_services = models.ManyToManyField(
         "cmdb.CI",
         blank=True,
@@ -223,9 +221,7 @@ class KnownError(NumberedModel, ChangeLoggedModel):
     number_prefix = "KE"
 
     title = models.CharField(max_length=200)
-    problem = models.ForeignKey(
-        Problem, null=True, blank=True, on_delete=models.SET_NULL, related_name="known_errors"
-    )
+    problem = models.ForeignKey(Problem, null=True, blank=True, on_delete=models.SET_NULL, related_name="known_errors")
     symptom = models.TextField()
     root_cause = models.TextField(blank=True)
     workaround = models.TextField(blank=True)
