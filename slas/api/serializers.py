@@ -202,7 +202,12 @@ class PrefillHolidaysSerializer(serializers.Serializer):
     country = serializers.CharField(max_length=3, help_text="ISO 3166 code, e.g. FR, US, DE.")
     year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
     subdivision = serializers.CharField(
-        max_length=10, required=False, allow_blank=True, default="", help_text="A region code, e.g. CA (California)."
+        max_length=10,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="A region code, e.g. CA (California); empty or null: the whole country.",
     )
 
 

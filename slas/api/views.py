@@ -64,7 +64,7 @@ class CalendarViewSet(PortalModelViewSet):
             calendar,
             params.validated_data["country"],
             params.validated_data["year"],
-            params.validated_data.get("subdivision", ""),
+            params.validated_data.get("subdivision") or "",
         )
         body = {"created": HolidaySerializer(created, many=True).data, "skipped": skipped}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

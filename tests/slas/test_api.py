@@ -142,7 +142,7 @@ def test_a_manager_prefills_a_countrys_public_holidays(maria_api):
     calendar = business_calendar()
     url = reverse("api:sla-calendar-prefill-holidays", args=[calendar.pk])
     Holiday.objects.create(calendar=calendar, date="2026-07-14", name="Fête nationale")
-    response = maria_api.post(url, {"country": "fr", "year": 2026}, format="json")
+    response = maria_api.post(url, {"country": "fr", "year": 2026, "subdivision": None}, format="json")
     assert response.status_code == 201, response.content
     created = response.json()["created"]
     assert {"date": "2026-12-25", "name": "Christmas Day"} in created
