@@ -7,8 +7,8 @@ class IncidentsConfig(AppConfig):
 
     def ready(self):
         from incidents import wiring
-        from incidents.views import incidents, problems
+        from incidents.views import home, problems
 
         wiring.connect()  # slas.events receivers, notification events, the CI page's related objects
-        incidents.register()  # navigation and home-page panels of the incident pages
+        home.register()  # the Incidents navigation entry and the home-page panels
         problems.register()  # navigation of the problem and known-error pages

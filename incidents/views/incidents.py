@@ -16,15 +16,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View, generic
 
 from accounts.models import Team
-from incidents.choices import OPEN_STATES, HoldReason, IncidentState, Priority, ResolutionCode, TimelineKind
+from incidents.choices import OPEN_STATES, HoldReason, IncidentState, ResolutionCode, TimelineKind
 from incidents.filters.incidents import QUEUES, IncidentFilterSet
 from incidents.forms.incidents import (
     AssignForm,
@@ -43,7 +43,6 @@ from incidents.forms.incidents import (
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import suggested_known_errors
 from incidents.services import incidents as services
-from itom import dashboard, navigation
 from itom.api.exceptions import Conflict, TransitionNotAllowed
 from itom.forms import bootstrap_form
 from itom.generic import (
@@ -61,7 +60,6 @@ from slas.selectors import clock_prefetch
 
 TIMELINE_PAGE_SIZE = 50
 FINAL_STATES = (IncidentState.CLOSED, IncidentState.CANCELED)  # no more edits or assignments
-PANEL_ROWS = 8
 
 # The queue's tabs: IncidentFilterSet's ``queue`` values (the API's too), and "" for every
 # incident, closed ones included.
@@ -759,83 +757,3 @@ class IncidentHistoryView(IncidentTabsMixin, ObjectHistoryView):
     model = Incident
     queryset = Incident.objects.prefetch_related(clock_prefetch())
     template_name = "incidents/incident_history.html"
-
-
-# Navigation and home-page panels ---------------------------------------------------------------
-def _queue(request, name):
-    queryset = Incident.objects.select_related("assignment_team", "assignee").prefetch_related(badge_clocks())
-    return IncidentFilterSet({"queue": name}, queryset=queryset, request=request).qs
-
-
-def my_work_panel(request):
-    if not request.user.has_perm("incidents.view_incident"):
-        return None
-    queryset = _queue(request, "mine").filter(state__in=OPEN_STATES).order_by("priority", "created_at", "pk")
-    rows = list(queryset[:PANEL_ROWS])
-    for incident in rows:
-        incident.headline_clock = headline_clock(incident.sla_clocks.all())
-    count = len(rows) if len(rows) < PANEL_ROWS else queryset.count()
-    return {"incidents": rows, "count": count, "url": f"{reverse('incidents:incident_list')}?queue=mine"}
-
-
-def breaching_panel(request):
-    if not request.user.has_perm("incidents.view_incident"):
-        return None
-    queryset = _queue(request, "breaching").annotate(sla_due=sla_due_subquery()).order_by("sla_due", "pk")
-    rows = list(queryset[:PANEL_ROWS])
-    for incident in rows:
-        incident.headline_clock = headline_clock(incident.sla_clocks.all())
-    count = len(rows) if len(rows) < PANEL_ROWS else queryset.count()
-    return {"incidents": rows, "count": count, "url": f"{reverse('incidents:incident_list')}?queue=breaching"}
-
-
-def by_priority_panel(request):
-    if not request.user.has_perm("incidents.view_incident"):
-        return None
-    counts = dict(
-        Incident.objects.filter(state__in=OPEN_STATES)
-        .order_by()
-        .values("priority")
-        .annotate(n=Count("pk"))
-        .values_list("priority", "n")
-    )
-    base = reverse("incidents:incident_list")
-    rows = [
-        {
-            "priority": value,
-            "label": label,
-            "count": counts.get(value, 0),
-            "url": f"{base}?{urlencode({'queue': 'open', 'priority': value})}",
-        }
-        for value, label in Priority.choices
-    ]
-    total = sum(row["count"] for row in rows)
-    for row in rows:
-        row["share"] = round(100 * row["count"] / total) if total else 0
-    return {"rows": rows, "total": total, "url": f"{base}?queue=open"}
-
-
-def register():
-    navigation.register(
-        navigation.MenuItem(
-            "Incidents", "incidents:incident_list", permission="incidents.view_incident", section="/incidents/"
-        )
-    )
-    dashboard.register(
-        dashboard.Panel("incidents_mine", "My work", "incidents/panels/my_work.html", my_work_panel, order=1)
-    )
-    dashboard.register(
-        dashboard.Panel(
-            "incidents_breaching", "Breaching soon", "incidents/panels/breaching.html", breaching_panel, order=2
-        )
-    )
-    dashboard.register(
-        dashboard.Panel(
-            "incidents_by_priority",
-            "Open incidents by priority",
-            "incidents/panels/by_priority.html",
-            by_priority_panel,
-            order=3,
-            width=12,
-        )
-    )
