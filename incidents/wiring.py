@@ -105,6 +105,18 @@ def _each(pairs, handle, what):
             logger.exception("SLA %s on %s (clock %s) could not be recorded", what, incident.number, clock.pk)
 
 
+def _per_team(lookup):
+    """``lookup(team_id)`` asked once per team within one chunk of SLA events."""
+    answers = {}
+
+    def cached(team_id):
+        if team_id not in answers:
+            answers[team_id] = lookup(team_id)
+        return answers[team_id]
+
+    return cached
+
+
 def _later_warning(clock, policies, counts):
     """True when ``clock`` has been warned before (a second threshold, e.g. 90% after 75%)."""
     policy = policies.get(clock.policy_id)
@@ -186,6 +198,8 @@ def record_sla_warnings(clocks):
 
     from incidents.choices import TimelineKind
     from incidents.notifications import notify_about, team_lead
+
+    team_lead = _per_team(team_lead)
     from incidents.timeline import record
     from slas.choices import ClockEventKind
     from slas.models import SLAClockEvent, SLAPolicy
@@ -239,6 +253,8 @@ def record_sla_warnings(clocks):
 def record_sla_breaches(clocks):
     from incidents.choices import TimelineKind
     from incidents.notifications import notify_about, team_lead, team_managers
+
+    team_lead, team_managers = _per_team(team_lead), _per_team(team_managers)
     from incidents.timeline import record
 
     def handle(clock, incident):
