@@ -187,6 +187,7 @@ class IncidentListView(ObjectListView):
                 continue
             if isinstance(field.widget, forms.MultiWidget):  # ranges: ?created_after=&created_before=
                 field.widget.widgets = [forms.HiddenInput() for _ in field.widget.widgets]
+                field.widget.template_name = "django/forms/widgets/multiwidget.html"  # no "–" between
             else:
                 field.widget = field.hidden_widget()
         form.order_fields(shown)

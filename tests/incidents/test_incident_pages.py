@@ -5,6 +5,7 @@ form with nothing written), and who may see and write what."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -401,3 +402,12 @@ def test_a_user_without_incident_access_gets_no_incident_panels(client):
     client.force_login(nobody)
     keys = [panel.key for panel, _ in client.get("/").context["panels"]]
     assert not [key for key in keys if key.startswith("incidents_")]
+
+
+def test_the_date_ranges_carried_as_hidden_fields_leave_no_stray_separators(alice_client):
+    html = alice_client.get("/incidents/", {"created_after": "2026-01-01T00:00:00Z"}).content.decode()
+    start = html.index(">", html.index('id="list-filters"')) + 1
+    before_search = html[start : html.rfind("<", start, html.index('for="id_q"', start))]  # up to the label
+    assert 'type="hidden" name="created_after" value="2026-01-01T00:00:00Z"' in before_search
+    visible_text = re.sub(r"<[^>]+>", "", before_search)
+    assert "-" not in visible_text
