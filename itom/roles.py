@@ -24,8 +24,12 @@ _AGENT_WRITE = (
     "cmdb.*_relationship",
     "cmdb.*_tag",
     "incidents.*",
-    "changes.add_*",
-    "changes.change_*",
+    # Change requests and draft standard-change templates; approval policies, the risk
+    # questionnaire and blackout windows are managers' (approving a template too).
+    "changes.add_changerequest",
+    "changes.change_changerequest",
+    "changes.add_standardchangetemplate",
+    "changes.change_standardchangetemplate",
     "monitoring.*",
 )
 ROLE_PERMISSIONS = {

@@ -4,6 +4,7 @@ Nothing here is meant to be edited per installation: set environment variables i
 A malformed value stops start-up with an error naming the variable (see ``itom.env``).
 """
 
+import re
 import sys
 import zoneinfo
 from pathlib import Path
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "cmdb",
     "slas",
     "incidents",
+    "changes",
 ]
 
 MIDDLEWARE = [
@@ -323,6 +325,14 @@ ATTACHMENT_CONTENT_TYPES = env.string_list(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ],
 )
+# The weekly change advisory board meeting (in TIME_ZONE): weekday 0 = Monday … 6 = Sunday, and
+# the time as HH:MM. The CAB page shows the agenda of the next one.
+CHANGE_CAB_MEETING_WEEKDAY = env.integer("CHANGE_CAB_MEETING_WEEKDAY", 3, minimum=0)
+if CHANGE_CAB_MEETING_WEEKDAY > 6:
+    raise ImproperlyConfigured("CHANGE_CAB_MEETING_WEEKDAY: 0 (Monday) to 6 (Sunday)")
+CHANGE_CAB_MEETING_TIME = env.string("CHANGE_CAB_MEETING_TIME", "14:00")
+if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", CHANGE_CAB_MEETING_TIME):
+    raise ImproperlyConfigured(f"CHANGE_CAB_MEETING_TIME: expected HH:MM, got {CHANGE_CAB_MEETING_TIME!r}")
 # Outgoing webhooks: attempts per delivery (with exponential backoff) and the request timeout.
 WEBHOOK_MAX_ATTEMPTS = env.integer("WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
 WEBHOOK_TIMEOUT = env.integer("WEBHOOK_TIMEOUT", 10, minimum=1)

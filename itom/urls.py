@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("cmdb.urls")),
     path("", include("slas.urls")),
     path("", include("incidents.urls")),
+    path("", include("changes.urls")),
     path("", include(auth_urlpatterns)),
 ]

@@ -174,3 +174,65 @@ def open_incident(user=None, **fields):
 
 
 _incident_titles = iter(range(1, 10**9))
+
+
+# --- Changes ----------------------------------------------------------------------------------
+
+
+class ChangeFactory(factory.django.DjangoModelFactory):
+    """A bare change row in ``new`` (no impact computed, no timeline): use
+    ``changes.services.changes`` (or ``new_change`` below) to create changes the way the product
+    does."""
+
+    class Meta:
+        model = "changes.ChangeRequest"
+
+    title = factory.Sequence(lambda n: f"Change {n}")
+    implementation_plan = "1. Drain the node. 2. Upgrade. 3. Undrain."
+    backout_plan = "Reinstall the previous package version."
+
+
+class BlackoutWindowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "changes.BlackoutWindow"
+
+    name = factory.Sequence(lambda n: f"Freeze {n}")
+    start = factory.LazyFunction(lambda: _now() + _days(10))
+    end = factory.LazyAttribute(lambda w: w.start + _days(2))
+
+
+class TemplateFactory(factory.django.DjangoModelFactory):
+    """A standard-change template row; ``state`` defaults to approved (the catalogue's state)."""
+
+    class Meta:
+        model = "changes.StandardChangeTemplate"
+
+    key = factory.Sequence(lambda n: f"template-{n}")
+    name = factory.Sequence(lambda n: f"Template {n}")
+    state = "approved"
+    implementation_plan = "Follow the runbook."
+    backout_plan = "Undo the runbook's steps."
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _days(n):
+    from datetime import timedelta
+
+    return timedelta(days=n)
+
+
+def new_change(user, **fields):
+    """A change created the way the product creates one (``changes.services.changes``): impact
+    from the CMDB, risk, timeline, notifications. ``title`` defaults to a unique one."""
+    from changes.services.changes import create_change
+
+    fields.setdefault("title", f"Change {next(_change_titles)}")
+    return create_change(user=user, **fields)
+
+
+_change_titles = iter(range(1, 10**9))

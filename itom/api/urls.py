@@ -26,4 +26,5 @@ urlpatterns = [
     path("cmdb/", include("cmdb.api.urls")),
     path("sla/", include("slas.api.urls")),
     path("", include("incidents.api.urls")),
+    path("changes/", include("changes.api.urls")),
 ]

@@ -1,0 +1,4 @@
+"""The change pages."""
+
+app_name = "changes"
+urlpatterns = []
