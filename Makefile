@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test venv lint check bench-api bench-cmdb bench-incidents clean
+.PHONY: run test venv lint check bench-api bench-cmdb bench-incidents bench-changes clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-cmdb: venv
 
 bench-incidents: venv
 	$(BIN)/python -m bench.incidents
+
+bench-changes: venv
+	$(BIN)/python -m bench.changes
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

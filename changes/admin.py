@@ -55,9 +55,10 @@ class ChangeRequestAdmin(ServiceAdmin):
     list_select_related = ["assignment_team", "assignee"]
     search_fields = ["number", "title", "description"]
     date_hierarchy = "created_at"
-    autocomplete_fields = ["category", "requester", "assignment_team", "assignee", "affected_cis"]
+    autocomplete_fields = ["category", "assignment_team", "assignee", "affected_cis"]
     readonly_fields = [
         "number",
+        "requester",
         "type",
         "state",
         "template",
@@ -172,6 +173,11 @@ class StandardChangeTemplateAdmin(ServiceAdmin):
         "approved_at",
     ]
     actions = ["approve"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.state != "draft":  # approved and retired versions are history: revise instead
+            return self.fields
+        return self.readonly_fields
 
     @staticmethod
     def save_with_service(instance, fields, user, adding):

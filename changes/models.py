@@ -8,6 +8,7 @@ in ``changes.choices``.
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -206,6 +207,11 @@ class BlackoutWindow(ChangeLoggedModel):
     def get_absolute_url(self):
         return reverse("changes:blackout_detail", args=[self.pk])
 
+    def clean(self):
+        super().clean()
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+
 
 # --- change requests --------------------------------------------------------------------------
 
@@ -313,6 +319,11 @@ class ChangeRequest(NumberedModel, ChangeLoggedModel):
 
     def get_absolute_url(self):
         return reverse("changes:change_detail", args=[self.pk])
+
+    def clean(self):
+        super().clean()
+        if self.planned_start and self.planned_end and self.planned_end <= self.planned_start:
+            raise ValidationError({"planned_end": "The planned end must be after the planned start."})
 
     @property
     def effective_risk(self):

@@ -10,9 +10,10 @@ them read-only. The timeline and attachments are shown read-only under the incid
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from rest_framework.exceptions import APIException
 
 from incidents.choices import DEFAULT_PRIORITY_MATRIX
 from incidents.models import (
@@ -32,7 +33,8 @@ class ServiceForm(forms.ModelForm):
     """A ModelForm whose save is a service call, made while the form validates.
 
     ``save_with_service(instance, fields, user)`` (set by the admin) returns the saved object;
-    its ``ValidationError``s land on the form's fields. ``fields`` holds the cleaned values of
+    its ``ValidationError``s land on the form's fields, and a refusal (409, 403) on the form as a
+    whole. ``fields`` holds the cleaned values of
     the fields the user changed (every field on an add form)."""
 
     save_with_service = None
@@ -51,6 +53,8 @@ class ServiceForm(forms.ModelForm):
                 self.saved = type(self).save_with_service(self.instance, fields, self.acting_user, adding)
         except ValidationError as exc:
             self._update_errors(exc)
+        except (APIException, PermissionDenied) as exc:  # a 409 or 403 of the service: the form's error
+            self.add_error(None, str(getattr(exc, "detail", exc)))
 
 
 class ServiceAdmin(admin.ModelAdmin):

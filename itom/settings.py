@@ -296,6 +296,12 @@ SPECTACULAR_SETTINGS = {
         "ImpactUrgencyEnum": "incidents.choices.Impact",
         "ClockStateEnum": "slas.choices.ClockState",
         "DeliveryStateEnum": "itom.choices.DeliveryState",
+        "AttributeTypeEnum": "cmdb.choices.AttributeType",
+        "ChangeTypeEnum": "changes.choices.ChangeType",
+        "ChangeStateEnum": "changes.choices.ChangeState",
+        "ApprovalStageStateEnum": "changes.choices.StageState",
+        "TemplateStateEnum": "changes.choices.TemplateState",
+        "RiskLevelEnum": "changes.choices.RiskLevel",
     },
 }
 API_TOKEN_LAST_USED_RESOLUTION = 60  # seconds between last_used_at writes for one token

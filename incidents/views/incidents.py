@@ -24,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View, generic
 
 from accounts.models import Team
+from incidents import extensions
 from incidents.choices import OPEN_STATES, HoldReason, IncidentState, ResolutionCode, TimelineKind
 from incidents.filters.incidents import QUEUES, IncidentFilterSet
 from incidents.forms.incidents import (
@@ -475,6 +476,7 @@ class IncidentDetailView(IncidentTabsMixin, PortalPermissionMixin, generic.Detai
             else [],
             suggested_known_errors=suggested_known_errors(incident) if incident.state not in FINAL_STATES else [],
             can_view_known_errors=user.has_perm("incidents.view_knownerror"),
+            extension_actions=extensions.actions_for(user, incident),
             **object_actions(user, Incident._meta),
         )
         if can_change:

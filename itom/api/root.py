@@ -33,6 +33,13 @@ class APIRootView(APIView):
         "priority-matrix": "priority-rule-list",
         "problems": "problem-list",
         "known-errors": "known-error-list",
+        "changes": "change-list",
+        "changes/blackouts": "change-blackout-list",
+        "changes/templates": "change-template-list",
+        "changes/risk-questions": "change-risk-question-list",
+        "changes/approval-policies": "change-approval-policy-list",
+        "changes/cab": "change-cab",
+        "changes/kpis": "change-kpis",
         "schema": "schema",
         "docs": "docs",
     }
