@@ -165,31 +165,34 @@ def _text(value):
     return Value(value, output_field=CharField())
 
 
+def _rows(queryset, **columns):
+    """``queryset`` as unordered tuples of ``columns`` (name=expression, in that order): one part
+    of a UNION, whose parts must name the same columns in the same order."""
+    return queryset.annotate(**columns).order_by().values_list(*columns)
+
+
 def _overlapping_windows(start, end):
     """The active blackout windows overlapping ``start``–``end``, with their classes and services
     (one query: the windows UNION their class links UNION their service links)."""
-    columns = ("window_id", "window_name", "window_start", "window_end", "window_environment", "part", "ref", "label")
-    windows = (
-        BlackoutWindow.objects.filter(active=True, start__lt=end, end__gt=start)
-        .annotate(
-            window_id=F("id"),
-            window_name=F("name"),
-            window_start=F("start"),
-            window_end=F("end"),
-            window_environment=F("environment"),
-            part=_text("window"),
-            ref=Value(None, output_field=IntegerField()),
-            label=_text(""),
-        )
-        .order_by()
-        .values_list(*columns)
+    windows = _rows(
+        BlackoutWindow.objects.filter(active=True, start__lt=end, end__gt=start),
+        window_id=F("id"),
+        window_name=F("name"),
+        window_start=F("start"),
+        window_end=F("end"),
+        window_environment=F("environment"),
+        part=_text("window"),
+        ref=Value(None, output_field=IntegerField()),
+        label=_text(""),
     )
     parts = [windows]
     for name, part, label in (("ci_classes", "class", "name"), ("business_services", "service", "name")):
         through, this, other = _through(BlackoutWindow, name)
         parts.append(
-            through.objects.filter(**{f"{this}__active": True, f"{this}__start__lt": end, f"{this}__end__gt": start})
-            .annotate(
+            _rows(
+                through.objects.filter(
+                    **{f"{this}__active": True, f"{this}__start__lt": end, f"{this}__end__gt": start}
+                ),
                 window_id=F(f"{this}_id"),
                 window_name=F(f"{this}__name"),
                 window_start=F(f"{this}__start"),
@@ -199,8 +202,6 @@ def _overlapping_windows(start, end):
                 ref=F(f"{other}_id"),
                 label=F(f"{other}__{label}"),
             )
-            .order_by()
-            .values_list(*columns)
         )
     found = {}
     for pk, name, w_start, w_end, environment, part, ref, label in parts[0].union(*parts[1:], all=True):
@@ -218,34 +219,30 @@ def _scope(change, *, with_class_tree=False):
     scope = _Scope()
     if change.pk is None and not with_class_tree:
         return scope
-    columns = ("relation", "item", "label", "env", "kind")
     parts = []
     if change.pk is not None:
         for name, relation in (("affected_cis", AFFECTED), ("impacted_cis", IMPACTED), ("impacted_services", SERVICE)):
             through, this, other = _through(ChangeRequest, name)
             parts.append(
-                through.objects.filter(**{f"{this}_id": change.pk})
-                .annotate(
+                _rows(
+                    through.objects.filter(**{f"{this}_id": change.pk}),
                     relation=_text(relation),
                     item=F(f"{other}_id"),
                     label=F(f"{other}__name"),
                     env=F(f"{other}__environment"),
                     kind=F(f"{other}__ci_class_id"),
                 )
-                .order_by()
-                .values_list(*columns)
             )
     if with_class_tree:
         parts.append(
-            CIClass._base_manager.annotate(
+            _rows(
+                CIClass._base_manager.all(),
                 relation=_text("class"),
                 item=F("id"),
                 label=_text(""),
                 env=_text(""),
                 kind=F("parent_id"),
             )
-            .order_by()
-            .values_list(*columns)
         )
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     for relation, pk, name, environment, class_id in rows:
@@ -350,7 +347,6 @@ def _change_conflicts(change, scope, start, end):
     its assignee (one query: a UNION over the two CI link tables and the changes)."""
     booked = {"state__in": BOOKED_STATES, "planned_start__lt": end, "planned_end__gt": start}
     # The CIs matched are this change's own: their names come from ``scope``, not from a join.
-    columns = ("other", "relation", "item", "o_number", "o_title", "o_state", "o_start", "o_end")
     parts = []
     # Other changes affecting one of our affected or impacted CIs; other changes impacting one of ours.
     for name, relation, ours in (
@@ -361,9 +357,10 @@ def _change_conflicts(change, scope, start, end):
             continue
         through, this, other = _through(ChangeRequest, name)
         parts.append(
-            through.objects.filter(**{f"{other}_id__in": list(ours)}, **{f"{this}__{k}": v for k, v in booked.items()})
-            .exclude(**{f"{this}_id": change.pk})
-            .annotate(
+            _rows(
+                through.objects.filter(
+                    **{f"{other}_id__in": list(ours)}, **{f"{this}__{k}": v for k, v in booked.items()}
+                ).exclude(**{f"{this}_id": change.pk}),
                 other=F(f"{this}_id"),
                 relation=_text(relation),
                 item=F(f"{other}_id"),
@@ -373,14 +370,11 @@ def _change_conflicts(change, scope, start, end):
                 o_start=F(f"{this}__planned_start"),
                 o_end=F(f"{this}__planned_end"),
             )
-            .order_by()
-            .values_list(*columns)
         )
     if change.assignee_id is not None:
         parts.append(
-            ChangeRequest.objects.filter(assignee_id=change.assignee_id, **booked)
-            .exclude(pk=change.pk)
-            .annotate(
+            _rows(
+                ChangeRequest.objects.filter(assignee_id=change.assignee_id, **booked).exclude(pk=change.pk),
                 other=F("id"),
                 relation=_text("assignee"),
                 item=Value(None, output_field=IntegerField()),
@@ -390,8 +384,6 @@ def _change_conflicts(change, scope, start, end):
                 o_start=F("planned_start"),
                 o_end=F("planned_end"),
             )
-            .order_by()
-            .values_list(*columns)
         )
     if not parts:
         return []

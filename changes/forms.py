@@ -5,18 +5,28 @@ questionnaire, the standard-change template form and the blackout-window form.
 
 The forms check the shape of the input; the rules (what a move needs, who may approve, whether a
 blackout blocks, who may override the risk) are ``changes.services``', whose ``ValidationError``
-lands on the field it names (``form_errors_from``) and whose refusals (409, 403) the views show.
+lands on the field it names (``errors_to_form``) and whose refusals (409, 403) the views show.
 """
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 
 from accounts.models import Team
 from changes.choices import ChangeState, ChangeType, CloseCode, Decision, RiskLevel, TemplateState
 from changes.models import BlackoutWindow, RiskQuestion, StandardChangeTemplate
+from changes.services.changes import TEMPLATE_PLANS, UPDATABLE_FIELDS
+from changes.services.templates import EDITABLE_FIELDS as TEMPLATE_FIELDS
+from changes.services.templates import KEY_MAX
 from cmdb.models import CI, CIClass
-from incidents.forms.incidents import IncidentNumberField, PersonChoiceField, TeamAssigneeMixin, form_errors_from
+from incidents.forms.incidents import (
+    CIPickerMixin,
+    IncidentNumberField,
+    PersonChoiceField,
+    TeamAssigneeMixin,
+    affected_cis_field,
+    categories_for,
+    instance_initial,
+)
 from incidents.models import Category, Incident
 
 User = get_user_model()
@@ -31,7 +41,6 @@ __all__ = [
     "RiskOverrideForm",
     "TemplateForm",
     "TransitionForm",
-    "form_errors_from",
 ]
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
@@ -52,7 +61,7 @@ def text_area(rows=4, **kwargs):
 # --- the change form --------------------------------------------------------------------------
 
 
-class ChangeForm(TeamAssigneeMixin, forms.Form):
+class ChangeForm(CIPickerMixin, TeamAssigneeMixin, forms.Form):
     """Create or edit a change. A change made from a template (``template``) is a standard change
     whose plans, team, category and risk come from the template; one requested from an incident
     (``incident``) links it. The type may change only while the change is new; state changes are
@@ -69,13 +78,7 @@ class ChangeForm(TeamAssigneeMixin, forms.Form):
     category = forms.ModelChoiceField(queryset=Category.objects.none(), required=False)
     assignment_team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, label="Team")
     assignee = PersonChoiceField(queryset=User.objects.none(), required=False)
-    affected_cis = forms.ModelMultipleChoiceField(
-        queryset=CI.objects.all(),
-        required=False,
-        label="Affected CIs",
-        widget=forms.MultipleHiddenInput,  # the page's CI picker renders the chosen ones
-        help_text="The impacted CIs and business services are worked out from the CMDB.",
-    )
+    affected_cis = affected_cis_field("The impacted CIs and business services are worked out from the CMDB.")
     planned_start = datetime_field(required=False)
     planned_end = datetime_field(required=False)
     implementation_plan = text_area(5)
@@ -90,39 +93,16 @@ class ChangeForm(TeamAssigneeMixin, forms.Form):
     incident = forms.ModelChoiceField(queryset=Incident.objects.all(), required=False, widget=forms.HiddenInput)
 
     # What ``update_change`` takes (besides the type, editable while new).
-    EDITABLE = (
-        "title",
-        "description",
-        "justification",
-        "category",
-        "assignment_team",
-        "assignee",
-        "affected_cis",
-        "planned_start",
-        "planned_end",
-        "implementation_plan",
-        "backout_plan",
-        "test_plan",
-        "emergency_justification",
-    )
-    PLANS = ("implementation_plan", "backout_plan", "test_plan")
+    EDITABLE = UPDATABLE_FIELDS
+    PLANS = TEMPLATE_PLANS
 
     def __init__(self, *args, change=None, template=None, **kwargs):
         self.change = change
         self.source_template = template if change is None else change.template
         if change is not None:
-            initial = kwargs.setdefault("initial", {})
-            for name in self.EDITABLE:
-                if name in ("category", "assignment_team", "assignee"):
-                    initial.setdefault(name, getattr(change, f"{name}_id"))
-                elif name == "affected_cis":
-                    initial.setdefault(name, [ci.pk for ci in change.affected_cis.all()])
-                else:
-                    initial.setdefault(name, getattr(change, name))
-            initial.setdefault("type", change.type)
+            instance_initial(kwargs.setdefault("initial", {}), change, (*self.EDITABLE, "type"))
         super().__init__(*args, **kwargs)
-        current_category = change.category_id if change else None
-        self.fields["category"].queryset = Category.objects.filter(Q(active=True) | Q(pk=current_category))
+        self.fields["category"].queryset = categories_for(change.category_id if change else None)
         self.fields["assignment_team"].queryset = Team.objects.order_by("name")
         self.fields["assignee"].queryset = User.objects.filter(is_active=True)
         if self.is_standard:
@@ -150,14 +130,6 @@ class ChangeForm(TeamAssigneeMixin, forms.Form):
         if self.change is not None:
             return self.change.type == ChangeType.STANDARD
         return self.source_template is not None
-
-    def chosen_cis(self):
-        """The affected CIs to show as picked: the submitted ones, else the initial ones."""
-        raw = self["affected_cis"].value() or []
-        ids = [int(value) for value in raw if str(value).isdigit()]
-        if not ids:
-            return []
-        return list(CI.objects.filter(pk__in=ids).select_related("ci_class").order_by("name"))
 
     def create_fields(self):
         """The fields ``create_change`` takes from this form (not the title, type and links)."""
@@ -275,7 +247,7 @@ class TemplateForm(forms.Form):
 
     name = _model_field(StandardChangeTemplate, "name")
     key = forms.SlugField(
-        max_length=100,
+        max_length=KEY_MAX,
         required=False,
         help_text="Identifies the template across its versions; made from the name when left empty.",
     )
@@ -294,32 +266,14 @@ class TemplateForm(forms.Form):
         help_text="The CI classes it applies to; none: any.",
     )
 
-    FIELDS = (
-        "name",
-        "description",
-        "category",
-        "assignment_team",
-        "implementation_plan",
-        "backout_plan",
-        "test_plan",
-        "risk_level",
-        "ci_classes",
-    )
+    FIELDS = TEMPLATE_FIELDS
 
     def __init__(self, *args, template=None, **kwargs):
         self.template = template
         if template is not None:
-            initial = kwargs.setdefault("initial", {})
-            for name in self.FIELDS:
-                if name in ("category", "assignment_team"):
-                    initial.setdefault(name, getattr(template, f"{name}_id"))
-                elif name == "ci_classes":
-                    initial.setdefault(name, [c.pk for c in template.ci_classes.all()])
-                else:
-                    initial.setdefault(name, getattr(template, name))
+            instance_initial(kwargs.setdefault("initial", {}), template, self.FIELDS)
         super().__init__(*args, **kwargs)
-        current = template.category_id if template else None
-        self.fields["category"].queryset = Category.objects.filter(Q(active=True) | Q(pk=current))
+        self.fields["category"].queryset = categories_for(template.category_id if template else None)
         self.fields["assignment_team"].queryset = Team.objects.order_by("name")
         self.fields["ci_classes"].queryset = CIClass.objects.order_by("name")
         if template is not None:
@@ -335,7 +289,8 @@ class TemplateForm(forms.Form):
 
 
 class BlackoutForm(forms.ModelForm):
-    """A blackout window: global, or for an environment, CI classes or business services."""
+    """A blackout window: global, or for an environment, CI classes or business services. An end
+    not after the start is refused by the model (``BlackoutWindow.clean``), naming ``end``."""
 
     start = datetime_field()
     end = datetime_field()
@@ -358,10 +313,3 @@ class BlackoutForm(forms.ModelForm):
         self.fields["business_services"].queryset = CI.objects.filter(ci_class__is_business_service=True).order_by(
             "name"
         )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and end <= start:
-            self.add_error("end", "The end must be after the start.")
-        return cleaned

@@ -53,13 +53,28 @@ def _url(obj):
     return url if url.startswith(("http://", "https://")) else ""
 
 
-def _change_event(change, stamp):
+def _event(uid, stamp, start, end, summary):
     event = Event()
-    event.add("uid", f"{change.number}@itom")
+    event.add("uid", uid)
     event.add("dtstamp", stamp)
-    event.add("dtstart", change.planned_start)
-    event.add("dtend", change.planned_end)
-    event.add("summary", f"{change.number} {change.title}")
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", summary)
+    return event
+
+
+def _describe(event, obj, lines):
+    """The event's DESCRIPTION: ``lines``, then the object's page (also its URL) when it has one."""
+    url = _url(obj)
+    if url:
+        event.add("url", url)
+        lines = [*lines, "", url]
+    event.add("description", "\n".join(lines))
+
+
+def _change_event(change, stamp):
+    summary = f"{change.number} {change.title}"
+    event = _event(f"{change.number}@itom", stamp, change.planned_start, change.planned_end, summary)
     names = [ci.name for ci in change.affected_cis.all()]
     if len(names) > CI_NAMES:
         names = [*names[:CI_NAMES], f"and {len(names) - CI_NAMES} more"]
@@ -71,11 +86,7 @@ def _change_event(change, stamp):
         f"Assignee: {change.assignee.get_username() if change.assignee_id else '—'}",
         f"Affected CIs: {', '.join(names) if names else '—'}",
     ]
-    url = _url(change)
-    if url:
-        event.add("url", url)
-        lines += ["", url]
-    event.add("description", "\n".join(lines))
+    _describe(event, change, lines)
     event.add("status", STATUS.get(change.state, "TENTATIVE"))
     event.add("categories", [f"Change: {change.get_type_display()}"])
     event.add("created", change.created_at)
@@ -84,12 +95,7 @@ def _change_event(change, stamp):
 
 
 def _blackout_event(window, stamp):
-    event = Event()
-    event.add("uid", f"blackout-{window.pk}@itom")
-    event.add("dtstamp", stamp)
-    event.add("dtstart", window.start)
-    event.add("dtend", window.end)
-    event.add("summary", f"Blackout: {window.name}")
+    event = _event(f"blackout-{window.pk}@itom", stamp, window.start, window.end, f"Blackout: {window.name}")
     scope = []
     if window.environment:
         scope.append(f"Environment: {Environment(window.environment).label}")
@@ -101,11 +107,7 @@ def _blackout_event(window, stamp):
         scope.append(f"Business services: {', '.join(services)}")
     lines = [window.reason] if window.reason else []
     lines.append("Scope: " + ("; ".join(scope) if scope else "every change"))
-    url = _url(window)
-    if url:
-        event.add("url", url)
-        lines += ["", url]
-    event.add("description", "\n".join(lines))
+    _describe(event, window, lines)
     event.add("status", "CONFIRMED")
     event.add("transp", "TRANSPARENT")
     event.add("categories", ["Blackout window"])

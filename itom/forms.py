@@ -13,3 +13,13 @@ def bootstrap_form(form):
             css = "form-control"
         widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
     return form
+
+
+def errors_to_form(form, exc, aliases=None):
+    """Put a service's ``ValidationError`` on the form: each message on the field it names (or
+    the form's field an alias maps it to), the rest — fields the form does not show — on top."""
+    aliases = aliases or {}
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for field, field_messages in errors.items():
+        field = aliases.get(field, field)
+        form.add_error(field if field in form.fields else None, field_messages)

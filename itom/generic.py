@@ -1,5 +1,6 @@
 """Generic UI views every app reuses: list (filters, search, sort, pagination, CSV export),
-detail, create/edit, delete and the History tab. An app's view is a few attributes:
+detail, create/edit, delete, the History tab, and the POST actions of a detail page (and the
+state moves among them). An app's view is a few attributes:
 
     class TeamListView(ObjectListView):
         model = Team
@@ -13,20 +14,22 @@ permission for the view's ``permission_action`` (else 403).
 import csv
 from dataclasses import dataclass, replace
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
-from django.views import generic
+from django.views import View, generic
 
+from itom.api.exceptions import Conflict, TransitionNotAllowed
 from itom.audit import readable_diff
-from itom.forms import bootstrap_form
+from itom.forms import bootstrap_form, errors_to_form
 from itom.models import ObjectChange
 
 
@@ -89,10 +92,26 @@ class PortalPermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
         return super().handle_no_permission()
 
 
+def show_only(form, shown):
+    """Show only the ``shown`` filters of a list's filter form, in that order; the others still
+    work from a link, carried along as hidden fields (a range as its two hidden inputs)."""
+    for name, field in form.fields.items():
+        if name in shown:
+            continue
+        if isinstance(field.widget, forms.MultiWidget):  # ranges: ?created_after=&created_before=
+            field.widget.widgets = [forms.HiddenInput() for _ in field.widget.widgets]
+            field.widget.template_name = "django/forms/widgets/multiwidget.html"  # no "–" between
+        else:
+            field.widget = field.hidden_widget()
+    form.order_fields(shown)
+
+
 class ObjectListView(PortalPermissionMixin, generic.TemplateView):
     model = None
     queryset = None
     filterset_class = None
+    shown_filters = None  # the filters the page shows, in order (None: all of them); see show_only
+    default_filters = {}  # a filter's value when the URL names none (a list's default tab)
     columns = ()
     paginate_by = 50
     max_page_size = 500
@@ -109,10 +128,22 @@ class ObjectListView(PortalPermissionMixin, generic.TemplateView):
         if self.filterset_class is None:
             raise ImproperlyConfigured(f"{type(self).__name__} needs a filterset_class")
         filterset = self.filterset_class(
-            self.request.GET or None, queryset=self.get_base_queryset(), request=self.request
+            self.get_filter_data(), queryset=self.get_base_queryset(), request=self.request
         )
+        if self.shown_filters is not None:
+            show_only(filterset.form, self.shown_filters)
         bootstrap_form(filterset.form)
         return filterset
+
+    def get_filter_data(self):
+        """The filters' input: the URL's query, and ``default_filters`` where it names none."""
+        if not self.default_filters:
+            return self.request.GET or None
+        data = self.request.GET.copy()
+        for name, value in self.default_filters.items():
+            if name not in data:
+                data[name] = value
+        return data
 
     def get_sort(self, columns):
         requested = self.request.GET.get("sort", "")
@@ -183,6 +214,28 @@ class ObjectListView(PortalPermissionMixin, generic.TemplateView):
         return bool(queryset._prefetch_related_lookups)
 
 
+class QueueListView(ObjectListView):
+    """A list under queue tabs (``generic/_queue_tabs.html``): each tab is a value of the
+    filterset's ``queue`` filter (``queue_tabs``: ``[(value, label)]``), ``default_queue`` the one
+    shown when the URL names none."""
+
+    queue_tabs = ()
+    default_queue = ""
+
+    @property
+    def default_filters(self):
+        return {"queue": self.default_queue}
+
+    def current_queue(self):
+        return self.request.GET.get("queue", self.default_queue)
+
+    def get_context_data(self, **kwargs):
+        current = self.current_queue()
+        kwargs.setdefault("queues", [(key, label, key == current) for key, label in self.queue_tabs])
+        kwargs.setdefault("current_queue", current)
+        return super().get_context_data(**kwargs)
+
+
 def _csv_safe(value):
     """Neutralise spreadsheet formulas (CSV injection): prefix a leading = + - @ with a quote."""
     text = "" if value is None else str(value)
@@ -249,6 +302,7 @@ class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
     ``save_form`` to route the write through the app's service."""
 
     template_name = "generic/object_form.html"
+    locked_level = messages.WARNING  # the level of the message ``locked_reason`` shows
 
     @property
     def permission_action(self):
@@ -256,6 +310,19 @@ class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
 
     def get_object(self, queryset=None):
         return super().get_object(queryset) if "pk" in self.kwargs else None
+
+    def locked_reason(self, obj):
+        """Why ``obj`` can no longer be edited (e.g. it is closed), or ``None``: then its page
+        comes instead of the form, with the reason."""
+        return None
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        reason = self.locked_reason(self.object) if self.object is not None else None
+        if reason:
+            messages.add_message(request, self.locked_level, reason)
+            return redirect(self.object.get_absolute_url())
+        return self.render_to_response(self.get_context_data())
 
     def save_form(self, form):
         return form.save()
@@ -265,10 +332,7 @@ class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
             with transaction.atomic():
                 self.object = self.save_form(form)
         except ValidationError as exc:
-            # A service's error names a field the form may not show: then it goes on top.
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-            for field, field_messages in errors.items():
-                form.add_error(field if field in form.fields else None, field_messages)
+            errors_to_form(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, f"Saved {self.model._meta.verbose_name} “{self.object}”.")
         return redirect(self.get_success_url())
@@ -307,3 +371,118 @@ class ObjectDeleteView(PortalPermissionMixin, generic.DeleteView):
     def get_context_data(self, **kwargs):
         kwargs.setdefault("opts", self.model._meta)
         return super().get_context_data(**kwargs)
+
+
+def timeline_page(request, entries, summarise, per_page=50):
+    """The page (``?page=``) of an object's timeline ``entries`` that generic/_timeline.html
+    shows, newest first, each entry with its ``summary`` in words (``summarise(entry)``)."""
+    page = Paginator(entries.order_by("-time", "-id"), per_page).get_page(request.GET.get("page"))
+    for entry in page:
+        entry.summary = summarise(entry)
+    return page
+
+
+def refusal_reason(exc):
+    """A service's refusal in words: a ``ValidationError``'s messages, a ``PermissionDenied``'s
+    reason, an API exception's detail."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    if isinstance(exc, PermissionDenied):
+        return str(exc) or "You may not do that."
+    return str(exc.detail)
+
+
+class ObjectActionView(PortalPermissionMixin, View):
+    """A POST from an object's page that changes it through a service: ``act(obj, form, **kwargs)``
+    (``kwargs``: the URL's arguments besides ``pk``) does it and returns the notice to show, then
+    back to the page (``anchor`` appended). A view with a ``form_class`` validates it first (its ids
+    ``auto_id``); a bad form or a service's refusal (``refusals``, see ``refused``) brings the
+    detail page (``detail_view``) back with the form bound and open (``overrides``), nothing
+    written."""
+
+    permission_action = "change"
+    detail_view = None  # the detail page's view class, rendered again with ``overrides``
+    form_class = None
+    form_key = ""  # the detail page's context name for the form
+    auto_id = "id_%s"
+    anchor = ""
+    invalid_status = 400  # the status of the page shown again for a form that does not validate
+    refusals = (ValidationError, PermissionDenied, Conflict, TransitionNotAllowed)
+
+    def get_form(self, obj):
+        if self.form_class is None:
+            return None
+        return self.form_class(self.request.POST, self.request.FILES, auto_id=self.auto_id)
+
+    def post(self, request, pk, **kwargs):
+        obj = get_object_or_404(self.model, pk=pk)
+        form = self.get_form(obj)
+        if form is not None and not form.is_valid():
+            return self.render_detail(obj, status=self.invalid_status, **self.overrides(form))
+        try:
+            with transaction.atomic():
+                notice = self.act(obj, form, **kwargs)
+        except self.refusals as exc:
+            return self.refused(obj, form, exc)
+        if notice:
+            messages.success(request, notice)
+        return redirect(self.get_success_url(obj))
+
+    def act(self, obj, form, **kwargs):
+        raise NotImplementedError
+
+    def get_success_url(self, obj):
+        return obj.get_absolute_url() + self.anchor
+
+    def overrides(self, form):
+        """What the detail page's context gets for a bound form: the form, open."""
+        return {self.form_key: bootstrap_form(form), "open_action": self.form_key}
+
+    def refused(self, obj, form, exc):
+        """The service said no. Without a form: the reason on top of the page. With one: a
+        ``ValidationError`` on the fields it names (``form.ERROR_ALIASES`` maps the service's
+        names to the form's), another reason on top of the form, the page again with
+        ``refusal_status``."""
+        if form is None:
+            messages.error(self.request, refusal_reason(exc))
+            return redirect(obj.get_absolute_url() + self.anchor)
+        if isinstance(exc, ValidationError):
+            errors_to_form(form, exc, getattr(form, "ERROR_ALIASES", None))
+        else:
+            form.add_error(None, refusal_reason(exc))
+        return self.render_detail(obj, status=self.refusal_status(exc), **self.overrides(form))
+
+    def refusal_status(self, exc):
+        """400 for bad input, 403 for someone who may not, 409 for what the object's state forbids."""
+        if isinstance(exc, PermissionDenied):
+            return 403
+        if isinstance(exc, (Conflict, TransitionNotAllowed)):
+            return 409
+        return 400
+
+    def render_detail(self, obj, status=200, **overrides):
+        """The detail page again, with a bound form and its errors (``overrides``), and ``status``."""
+        view = self.detail_view()
+        view.setup(self.request, pk=obj.pk)
+        view.object = view.get_object()
+        context = view.get_context_data(object=view.object, **overrides)
+        return render(self.request, view.template_name, context, status=status)
+
+
+class ObjectTransitionView(ObjectActionView):
+    """Move the object to the state POSTed as ``state``. Each move the page offers has its own form
+    (the detail page's ``action_forms[state]``, ids ``move_<state>_…``), opened again when refused."""
+
+    states = ()  # the state values a move may name (``SomeState.values``)
+
+    def get_form(self, obj):
+        state = self.request.POST.get("state", "")
+        self.state = state if state in self.states else ""
+        return self.form_class(self.request.POST, auto_id=f"move_{self.state or 'x'}_%s")
+
+    def overrides(self, form):
+        if not self.state:
+            # Not a state the page offers: say so on top of the page.
+            messages.error(self.request, " ".join(e for errors in form.errors.values() for e in errors))
+            return {}
+        return {"action_forms": {self.state: form}, "open_action": f"move-{self.state}"}

@@ -10,13 +10,11 @@
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django.urls import NoReverseMatch
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import Team
 from changes.choices import ApproverKind, ChangeType, RiskLevel, TemplateState
 from changes.filters import BlackoutWindowFilterSet, TemplateFilterSet
 from changes.models import (
@@ -31,20 +29,14 @@ from changes.models import (
 from changes.services import templates as services
 from cmdb.api.serializers import IdOrSlugRelatedField
 from cmdb.models import CI, CIClass
+from incidents.api.serializers import team_field
 from incidents.models import Category
 from itom.api.exceptions import Conflict
-from itom.api.serializers import ValidatedModelSerializer
+from itom.api.serializers import ValidatedModelSerializer, web_url
 from itom.api.viewsets import PortalModelViewSet
 from itom.filters import BaseFilterSet
 
 # --- serializers ------------------------------------------------------------------------------
-
-
-def web_url(obj):
-    try:
-        return obj.get_absolute_url()
-    except NoReverseMatch:  # the change pages are not installed (an API-only deployment)
-        return ""
 
 
 def choice_field(name, choices, **kwargs):
@@ -60,7 +52,8 @@ def choice_field(name, choices, **kwargs):
 
 
 class BlackoutWindowSerializer(ValidatedModelSerializer):
-    """A freeze. Global when it names no environment, class or service."""
+    """A freeze. Global when it names no environment, class or service. The model refuses an end
+    not after the start (``BlackoutWindow.clean``, run by ``ValidatedModelSerializer``)."""
 
     environment = serializers.ChoiceField(
         choices=[("", "Any"), *BlackoutWindow._meta.get_field("environment").choices], allow_blank=True, required=False
@@ -97,30 +90,24 @@ class BlackoutWindowSerializer(ValidatedModelSerializer):
     def get_web_url(self, window) -> str:
         return web_url(window)
 
-    def validate(self, attrs):
-        start = attrs.get("start", getattr(self.instance, "start", None))
-        end = attrs.get("end", getattr(self.instance, "end", None))
-        if start and end and end <= start:
-            raise serializers.ValidationError({"end": ["The end must be after the start."]})
-        return super().validate(attrs)
-
 
 # --- standard change templates ----------------------------------------------------------------
 
 
 class ChangeTemplateSerializer(serializers.ModelSerializer):
-    """A version of a standard-change template. Drafts are written here; approving, revising and
-    retiring have their own actions."""
+    """A version of a standard-change template. Drafts are written here, checked by
+    ``changes.services.templates`` (a key given on an edit must be the template's); approving,
+    revising and retiring have their own actions."""
 
     display = serializers.SerializerMethodField()
     key = serializers.SlugField(
-        max_length=100, required=False, help_text="Identifies the template across versions; default: from the name."
+        max_length=services.KEY_MAX,
+        required=False,
+        help_text="Identifies the template across versions; default: from the name.",
     )
     state = serializers.ChoiceField(choices=TemplateState.choices, read_only=True)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
-    assignment_team = IdOrSlugRelatedField(
-        slug_field="name", queryset=Team.objects.all(), allow_null=True, required=False, help_text="Id or name."
-    )
+    assignment_team = team_field()
     risk_level = choice_field("risk_level", RiskLevel, required=False)
     ci_classes = IdOrSlugRelatedField(
         queryset=CIClass.objects.all(), many=True, required=False, help_text="Ids or slugs; empty: any class."
@@ -135,15 +122,7 @@ class ChangeTemplateSerializer(serializers.ModelSerializer):
             "key",
             "version",
             "state",
-            "name",
-            "description",
-            "category",
-            "assignment_team",
-            "implementation_plan",
-            "backout_plan",
-            "test_plan",
-            "risk_level",
-            "ci_classes",
+            *services.EDITABLE_FIELDS,
             "author",
             "approved_by",
             "approved_at",
@@ -168,19 +147,42 @@ class ChangeTemplateSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if self.instance is None and not attrs.get("name"):
             raise serializers.ValidationError({"name": ["Give the template a name."]})
-        if self.instance is not None and "key" in attrs and attrs["key"] != self.instance.key:
-            raise serializers.ValidationError({"key": ["The key is kept across versions: it can't be changed."]})
         return attrs
 
 
-def _validate_without(validate, attrs, nested):
-    """Run the model's validation (``ValidatedModelSerializer``) without the nested list, which is
-    no model field, then put it back."""
-    rows = attrs.pop(nested, None)
-    attrs = validate(attrs)
-    if rows is not None:
-        attrs[nested] = rows
-    return attrs
+class NestedRowsSerializer(ValidatedModelSerializer):
+    """A model written with a list of rows of its own, the field ``nested``: the model's
+    validation runs without the list (no model field); a write that gives the list replaces the
+    rows (``write_rows``)."""
+
+    nested = ""
+
+    def validate(self, attrs):
+        rows = attrs.pop(self.nested, None)
+        attrs = super().validate(attrs)
+        if rows is not None:
+            attrs[self.nested] = rows
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        rows = validated_data.pop(self.nested, [])
+        obj = self.Meta.model.objects.create(**validated_data)
+        self.write_rows(obj, rows)
+        return obj
+
+    @transaction.atomic
+    def update(self, obj, validated_data):
+        rows = validated_data.pop(self.nested, None)
+        for name, value in validated_data.items():
+            setattr(obj, name, value)
+        obj.save()
+        if rows is not None:
+            self.write_rows(obj, rows)
+        return obj
+
+    def write_rows(self, obj, rows):
+        raise NotImplementedError
 
 
 # --- risk questionnaire -----------------------------------------------------------------------
@@ -197,12 +199,13 @@ class RiskOptionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"order": {"required": False}}
 
 
-class RiskQuestionSerializer(ValidatedModelSerializer):
+class RiskQuestionSerializer(NestedRowsSerializer):
     """A question with its options. Writing ``options`` replaces the list: an option with an ``id``
     is changed, one without is added, one left out is removed (unless a change chose it: retire
     the question with ``active: false`` instead)."""
 
     options = RiskOptionSerializer(many=True, required=False)
+    nested = "options"
 
     class Meta:
         model = RiskQuestion
@@ -219,26 +222,9 @@ class RiskQuestionSerializer(ValidatedModelSerializer):
     def validate(self, attrs):
         if self.instance is None and not attrs.get("options"):
             raise serializers.ValidationError({"options": ["A question needs at least one option."]})
-        return _validate_without(super().validate, attrs, "options")
+        return super().validate(attrs)
 
-    @transaction.atomic
-    def create(self, validated_data):
-        options = validated_data.pop("options")
-        question = RiskQuestion.objects.create(**validated_data)
-        self._write_options(question, options)
-        return question
-
-    @transaction.atomic
-    def update(self, question, validated_data):
-        options = validated_data.pop("options", None)
-        for name, value in validated_data.items():
-            setattr(question, name, value)
-        question.save()
-        if options is not None:
-            self._write_options(question, options)
-        return question
-
-    def _write_options(self, question, options):
+    def write_rows(self, question, options):
         existing = {option.pk: option for option in question.options.all()}
         unknown = [item["id"] for item in options if item.get("id") is not None and item["id"] not in existing]
         if unknown:
@@ -274,13 +260,7 @@ class RiskQuestionSerializer(ValidatedModelSerializer):
 
 class ApprovalPolicyStageSerializer(serializers.ModelSerializer):
     approver_kind = choice_field("approver_kind", ApproverKind, required=False)
-    approver_team = IdOrSlugRelatedField(
-        slug_field="name",
-        queryset=Team.objects.all(),
-        allow_null=True,
-        required=False,
-        help_text="Id or name; required when approver_kind is team.",
-    )
+    approver_team = team_field(help_text="Id or name; required when approver_kind is team.")
 
     class Meta:
         model = ApprovalPolicyStage
@@ -297,7 +277,7 @@ class ApprovalPolicyStageSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ApprovalPolicySerializer(ValidatedModelSerializer):
+class ApprovalPolicySerializer(NestedRowsSerializer):
     """Which stages a change of a type (and risk level) goes through, in order. Writing
     ``stages`` replaces them (their ``order`` is their position); changes already in an approval
     round keep the stages they copied."""
@@ -307,6 +287,7 @@ class ApprovalPolicySerializer(ValidatedModelSerializer):
         choices=[("", "Any"), *RiskLevel.choices], allow_blank=True, required=False, help_text="Empty: any level."
     )
     stages = ApprovalPolicyStageSerializer(many=True, required=False)
+    nested = "stages"
 
     class Meta:
         model = ApprovalPolicy
@@ -341,26 +322,9 @@ class ApprovalPolicySerializer(ValidatedModelSerializer):
                 level = RiskLevel(risk_level).label.lower() if risk_level else "any"
                 message = f"“{twin}” is already the active policy for {change_type} changes of {level} risk."
                 raise serializers.ValidationError({"risk_level": [message]})
-        return _validate_without(super().validate, attrs, "stages")
+        return super().validate(attrs)
 
-    @transaction.atomic
-    def create(self, validated_data):
-        stages = validated_data.pop("stages", [])
-        policy = ApprovalPolicy.objects.create(**validated_data)
-        self._write_stages(policy, stages)
-        return policy
-
-    @transaction.atomic
-    def update(self, policy, validated_data):
-        stages = validated_data.pop("stages", None)
-        for name, value in validated_data.items():
-            setattr(policy, name, value)
-        policy.save()
-        if stages is not None:
-            self._write_stages(policy, stages)
-        return policy
-
-    def _write_stages(self, policy, stages):
+    def write_rows(self, policy, stages):
         policy.stages.all().delete()
         for position, stage in enumerate(stages, start=1):
             ApprovalPolicyStage.objects.create(policy=policy, order=position, **stage)
@@ -400,10 +364,8 @@ class TemplateViewSet(PortalModelViewSet):
         serializer.instance = services.create_template(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        fields = dict(serializer.validated_data)
-        fields.pop("key", None)  # unchanged (the serializer refuses another key)
         serializer.instance = self._written = services.update_template(
-            serializer.instance, user=self.request.user, **fields
+            serializer.instance, user=self.request.user, **serializer.validated_data
         )
 
     def _answer(self, template, code=status.HTTP_200_OK):

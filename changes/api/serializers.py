@@ -12,13 +12,11 @@ The serializers of the blackout windows, templates, risk questionnaire and appro
 live with their viewsets in ``changes.api.configuration``.
 """
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import BriefTeamSerializer, BriefUserSerializer
-from accounts.models import Team
-from changes.api.configuration import BlackoutWindowSerializer, choice_field, web_url
+from changes.api.configuration import BlackoutWindowSerializer, choice_field
 from changes.choices import (
     ApproverKind,
     ChangeState,
@@ -36,13 +34,11 @@ from changes.models import (
     RiskOption,
     StandardChangeTemplate,
 )
-from cmdb.api.serializers import BriefCISerializer, IdOrSlugRelatedField
+from cmdb.api.serializers import BriefCISerializer
 from cmdb.models import CI
-from incidents.api.serializers import BriefIncidentSerializer, IncidentRelatedField
+from incidents.api.serializers import BriefIncidentSerializer, IncidentRelatedField, assignee_field, team_field
 from incidents.models import Category, Incident
-
-User = get_user_model()
-
+from itom.api.serializers import web_url
 
 # --- reading a change -------------------------------------------------------------------------
 
@@ -225,16 +221,8 @@ class ChangeWriteSerializer(serializers.Serializer):
         required=False,
         help_text="On creation: the approved template of a standard change (its plans, team and risk are copied).",
     )
-    assignment_team = IdOrSlugRelatedField(
-        slug_field="name", queryset=Team.objects.all(), allow_null=True, required=False, help_text="Id or name."
-    )
-    assignee = IdOrSlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_active=True),
-        allow_null=True,
-        required=False,
-        help_text="Id or username; a member of the assignment team.",
-    )
+    assignment_team = team_field()
+    assignee = assignee_field()
     affected_cis = serializers.PrimaryKeyRelatedField(queryset=CI.objects.all(), many=True, required=False)
     planned_start = serializers.DateTimeField(allow_null=True, required=False)
     planned_end = serializers.DateTimeField(allow_null=True, required=False)
@@ -292,10 +280,6 @@ class ChangeWriteSerializer(serializers.Serializer):
             refused["title"] = ["Give the change a title."]
         if refused:
             raise serializers.ValidationError(refused)
-        start = attrs.get("planned_start", getattr(self.instance, "planned_start", None))
-        end = attrs.get("planned_end", getattr(self.instance, "planned_end", None))
-        if start and end and end <= start and ("planned_start" in attrs or "planned_end" in attrs):
-            raise serializers.ValidationError({"planned_end": ["The planned end must be after the planned start."]})
         return attrs
 
     def _unchanged(self, name, value):

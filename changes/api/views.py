@@ -61,6 +61,7 @@ from changes.services import approvals
 from changes.services import changes as services
 from cmdb.models import CI
 from incidents.models import Incident
+from itom.api.params import kinds_param
 from itom.api.viewsets import PortalModelViewSet
 
 # The longest period the calendar answers for, and the KPIs' default period.
@@ -301,12 +302,7 @@ class ChangeRequestViewSet(PortalModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, pk=None):
         change = self.get_object()
-        kinds = [k for value in request.query_params.getlist("kind") for k in value.split(",") if k]
-        unknown = sorted(set(kinds) - set(ChangeTimelineKind.values))
-        if unknown:
-            raise serializers.ValidationError(
-                {"kind": [f"Unknown kind(s) {', '.join(unknown)}: one of {', '.join(ChangeTimelineKind.values)}."]}
-            )
+        kinds = kinds_param(request.query_params, ChangeTimelineKind)
         entries = ChangeTimelineEntry.objects.filter(change=change).order_by("time", "id")
         if kinds:
             entries = entries.filter(kind__in=kinds)

@@ -308,18 +308,8 @@ def reset_approvals(change, *, user, reason):
         round=change.approval_round,
         state__in=(StageState.WAITING, StageState.PENDING, StageState.APPROVED),
     ).update(state=StageState.RESET, updated_at=now)
-    previous = change.state
-    if previous == S.SCHEDULED:
-        change.state = S.AUTHORIZE
-        change.save(update_fields=["state", "updated_at"])
-        record(
-            change,
-            ChangeTimelineKind.STATE,
-            user=user,
-            body=f"Back to authorize: {what}.",
-            data={"from": previous, "to": S.AUTHORIZE},
-            time=now,
-        )
+    if change.state == S.SCHEDULED:
+        _set_state(change, S.AUTHORIZE, user=user, body=f"Back to authorize: {what}.", at=now)
     record(
         change,
         ChangeTimelineKind.APPROVAL,
@@ -429,17 +419,9 @@ def _reject(change, stage, approval, *, user, at):
         data=_decision_data(stage, approval, approvals=None),
         time=at,
     )
-    previous = change.state
-    change.state = S.NEW
     change.approved_at = None
-    change.save(update_fields=["state", "approved_at", "updated_at"])
-    record(
-        change,
-        ChangeTimelineKind.STATE,
-        user=user,
-        body=f"Rejected at “{stage.name}”: {approval.comment}",
-        data={"from": previous, "to": S.NEW},
-        time=at,
+    _set_state(
+        change, S.NEW, user=user, body=f"Rejected at “{stage.name}”: {approval.comment}", at=at, also=["approved_at"]
     )
     notify_about(
         "change.rejected",
@@ -501,6 +483,14 @@ def _approve(change, stage, approval, *, user, at):
         body=f"Every approval stage of {change.number} is approved.",
     )
     enter_scheduled(change, user=user, at=at)
+
+
+def _set_state(change, state, *, user, body, at, also=()):
+    """Save the locked ``change`` in ``state`` (and the fields ``also``), with a state line."""
+    previous = change.state
+    change.state = state
+    change.save(update_fields=["state", *also, "updated_at"])
+    record(change, ChangeTimelineKind.STATE, user=user, body=body, data={"from": previous, "to": state}, time=at)
 
 
 def _request_decisions(stage, change, *, user):

@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.assignment import assignment_line, in_team
 from changes import risk
 from changes.choices import (
     APPROVED_STATES,
@@ -76,6 +77,11 @@ from itom.roles import is_manager
 
 S, T = ChangeState, ChangeType
 
+WINDOW_FIELDS = ("planned_start", "planned_end")
+# The fields the templates hand down to a standard change.
+TEMPLATE_PLANS = ("implementation_plan", "backout_plan", "test_plan")
+# An edit of these after the approval round began resets the approvals.
+APPROVAL_SENSITIVE_FIELDS = ("affected_cis", *WINDOW_FIELDS, *TEMPLATE_PLANS)
 UPDATABLE_FIELDS = (
     "title",
     "description",
@@ -83,26 +89,9 @@ UPDATABLE_FIELDS = (
     "category",
     "assignment_team",
     "assignee",
-    "affected_cis",
-    "planned_start",
-    "planned_end",
-    "implementation_plan",
-    "backout_plan",
-    "test_plan",
+    *APPROVAL_SENSITIVE_FIELDS,
     "emergency_justification",
 )
-# An edit of these after the approval round began resets the approvals.
-APPROVAL_SENSITIVE_FIELDS = (
-    "affected_cis",
-    "planned_start",
-    "planned_end",
-    "implementation_plan",
-    "backout_plan",
-    "test_plan",
-)
-WINDOW_FIELDS = ("planned_start", "planned_end")
-# The fields the templates hand down to a standard change.
-TEMPLATE_PLANS = ("implementation_plan", "backout_plan", "test_plan")
 # Before approval is requested these must be filled in (``authorize``).
 AUTHORIZE_REQUIRES = {
     "implementation_plan": "Write the implementation plan before asking for approval.",
@@ -131,10 +120,6 @@ def _when(value):
 
 def _iso(value):
     return value.isoformat() if value else None
-
-
-def _name(user):
-    return user.get_username() if user is not None else None
 
 
 # --- impact and risk --------------------------------------------------------------------------
@@ -248,14 +233,8 @@ def create_change(*, user, title, type=None, template=None, incidents=(), risk_a
         time=now,
     )
     if change.assignment_team_id is not None:
-        record(
-            change,
-            ChangeTimelineKind.ASSIGNMENT,
-            user=user,
-            body=_assignment_text(change.assignment_team, change.assignee),
-            data=_assignment_data(None, None, change.assignment_team, change.assignee),
-            time=now,
-        )
+        line = assignment_line(None, None, change.assignment_team, change.assignee)
+        record(change, ChangeTimelineKind.ASSIGNMENT, user=user, time=now, **line)
     for incident in linked:
         link(change, Incident.objects.select_for_update().get(pk=incident.pk), user=user)
     notify_about(
@@ -337,7 +316,7 @@ def update_change(change, *, user, **fields):
     if "assignment_team" in values or "assignee" in values:
         team, assignee = change.assignment_team, change.assignee
         moved_away = "assignment_team" in values and "assignee" not in values and assignee is not None
-        if moved_away and (team is None or not team.members.filter(pk=assignee.pk).exists()):
+        if moved_away and not in_team(team, assignee):
             assignee = None  # moved to a team the assignee is not in
         assignment = collect(errors, lambda: check_assignment(team, assignee))
         if assignment is not None:
@@ -379,33 +358,10 @@ def update_change(change, *, user, **fields):
     return change
 
 
-def _assignment_text(team, assignee):
-    if team is None and assignee is None:
-        return "Unassigned."
-    if assignee is None:
-        return f"Assigned to {team.name}."
-    return f"Assigned to {assignee.get_username()} ({team.name})." if team else f"Assigned to {_name(assignee)}."
-
-
-def _assignment_data(old_team, old_assignee, team, assignee):
-    return {
-        "from_team": old_team.name if old_team else None,
-        "to_team": team.name if team else None,
-        "from_assignee": _name(old_assignee),
-        "to_assignee": _name(assignee),
-    }
-
-
 def _record_assignment(change, user, old_team, old_assignee, at):
     team, assignee = change.assignment_team, change.assignee
-    record(
-        change,
-        ChangeTimelineKind.ASSIGNMENT,
-        user=user,
-        body=_assignment_text(team, assignee),
-        data=_assignment_data(old_team, old_assignee, team, assignee),
-        time=at,
-    )
+    line = assignment_line(old_team, old_assignee, team, assignee)
+    record(change, ChangeTimelineKind.ASSIGNMENT, user=user, time=at, **line)
     if assignee is not None and assignee != old_assignee:
         recipients, title = [assignee], f"{change.number} assigned to you: {change.title}"
     elif team is not None and team != old_team:

@@ -1,5 +1,6 @@
-"""Input checks shared by the change services (``changes.services.changes`` and
-``changes.services.incident_links``), and the row locks they take.
+"""Input checks shared by the change services (``changes.services.changes``,
+``changes.services.incident_links`` and ``changes.services.templates``), and the row locks they
+take.
 
 Each check raises Django's ``ValidationError`` naming the field, or returns the cleaned value;
 ``collect`` gathers the errors of several checks so one 400 lists every bad field. Related
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts import assignment
 from accounts.models import Team
 from changes.choices import TemplateState
 from changes.models import ChangeRequest, RiskOption
@@ -29,21 +31,23 @@ TEXT_FIELDS = (
 )
 
 
+def lock_row(model, obj, name, label):
+    """``obj`` (an instance of ``model`` or a primary key) as it is now in the database, its row
+    locked until the transaction ends; a ValidationError naming ``name`` when there is none."""
+    pk = obj.pk if isinstance(obj, model) else obj
+    try:
+        return model._default_manager.select_for_update().get(pk=pk)
+    except (model.DoesNotExist, TypeError, ValueError):
+        raise ValidationError({name: f"{label} {pk} does not exist."}) from None
+
+
 def lock_change(change):
     """The change's row, locked until the transaction ends, as it is now in the database."""
-    pk = change.pk if isinstance(change, ChangeRequest) else change
-    try:
-        return ChangeRequest.objects.select_for_update().get(pk=pk)
-    except (ChangeRequest.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({"change": f"Change {pk} does not exist."}) from None
+    return lock_row(ChangeRequest, change, "change", "Change")
 
 
 def lock_incident(incident):
-    pk = incident.pk if isinstance(incident, Incident) else incident
-    try:
-        return Incident.objects.select_for_update().get(pk=pk)
-    except (Incident.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({"incident": f"Incident {pk} does not exist."}) from None
+    return lock_row(Incident, incident, "incident", "Incident")
 
 
 def merge_errors(errors, exc):
@@ -147,26 +151,9 @@ def risk_options(items, name="risk_answers"):
 
 
 def check_assignment(team, assignee):
-    """``(team, assignee)`` once the assignee is known to work changes in the team. An assignee
-    given without a team brings their team when they are in exactly one."""
-    if assignee is None:
-        return team, None
-    name = assignee.get_username()
-    if not assignee.is_active:
-        raise ValidationError({"assignee": f"{name} is not an active user."})
-    if not assignee.has_perm("changes.change_changerequest"):
-        raise ValidationError({"assignee": f"{name} cannot work changes (no agent role)."})
-    if team is None:
-        teams = list(assignee.teams.all()[:2])
-        if len(teams) != 1:
-            where = "is in several teams" if teams else "is in no team"
-            raise ValidationError({"assignment_team": f"{name} {where}: choose the assignment team too."})
-        return teams[0], assignee
-    if not team.members.filter(pk=assignee.pk).exists():
-        raise ValidationError(
-            {"assignee": f"{name} is not a member of {team.name}: choose one of its members, or another team."}
-        )
-    return team, assignee
+    """``(team, assignee)`` once the assignee is known to work changes in the team
+    (``accounts.assignment.check_assignment``)."""
+    return assignment.check_assignment(team, assignee, permission="changes.change_changerequest", work="changes")
 
 
 def clean_values(fields, errors):

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 
 from changes.choices import TemplateState
 from changes.models import StandardChangeTemplate
+from changes.services.checks import lock_row
 from cmdb.models import CIClass
 from itom.api.exceptions import Conflict
 from itom.roles import is_manager
@@ -43,8 +44,8 @@ EDITABLE_FIELDS = (
 )
 # What a revision copies from the approved version.
 COPIED_FIELDS = tuple(name for name in EDITABLE_FIELDS if name != "ci_classes")
+KEY_KEPT = "The key is kept across versions: it can't be changed."
 NOT_EDITABLE_REASONS = {
-    "key": "The key identifies the template across its versions: it is set once, when it is created.",
     "state": "Approve, revise or retire the template instead.",
     "version": "Versions are numbered by revising an approved template.",
 }
@@ -81,10 +82,14 @@ def create_template(*, user, **fields):
 
 @transaction.atomic
 def update_template(template, *, user, **fields):
-    """Edit a draft (``EDITABLE_FIELDS``; ``ci_classes`` replaces the set). An approved or
-    retired version is not edited: revise it (409)."""
+    """Edit a draft (``EDITABLE_FIELDS``; ``ci_classes`` replaces the set). The ``key`` is kept
+    (given, it must be the template's). An approved or retired version is not edited: revise it
+    (409)."""
+    key = fields.pop("key", None)
     _check_field_names(fields)
     template = _lock(template)
+    if key is not None and key != template.key:
+        raise ValidationError({"key": KEY_KEPT})
     if template.state != T.DRAFT:
         raise Conflict(
             f"{template} is {template.get_state_display().lower()}: only drafts are edited"
@@ -177,11 +182,7 @@ def catalogue():
 
 
 def _lock(template):
-    pk = template.pk if isinstance(template, StandardChangeTemplate) else template
-    try:
-        return StandardChangeTemplate.objects.select_for_update().get(pk=pk)
-    except StandardChangeTemplate.DoesNotExist:
-        raise ValidationError({"template": f"Template {pk} does not exist."}) from None
+    return lock_row(StandardChangeTemplate, template, "template", "Template")
 
 
 def _check_field_names(fields):

@@ -2,7 +2,6 @@
 page (its scope, and the booked changes it overlaps), add / edit / delete (managers: the
 ``changes.*_blackoutwindow`` permissions) and History. Everyone who sees changes reads them."""
 
-from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
@@ -10,7 +9,6 @@ from changes.choices import BOOKED_STATES
 from changes.filters import BlackoutWindowFilterSet
 from changes.forms import BlackoutForm
 from changes.models import BlackoutWindow, ChangeRequest
-from itom.forms import bootstrap_form
 from itom.generic import (
     Column,
     ObjectDeleteView,
@@ -18,7 +16,6 @@ from itom.generic import (
     ObjectEditView,
     ObjectHistoryView,
     ObjectListView,
-    object_actions,
 )
 
 OVERLAPPING_SHOWN = 50
@@ -43,6 +40,7 @@ class BlackoutListView(ObjectListView):
     model = BlackoutWindow
     filterset_class = BlackoutWindowFilterSet
     template_name = "changes/blackout_list.html"
+    shown_filters = ("q", "active", "environment")
     columns = [
         Column("name", link=True),
         Column("start"),
@@ -57,22 +55,17 @@ class BlackoutListView(ObjectListView):
     def get_add_url(self):
         return reverse("changes:blackout_add")
 
-    def get_filterset(self):
+    def get_filter_data(self):
         data = self.request.GET.copy()
         if not data.get("end_after") and "all" not in data:
             data["end_after"] = timezone.now().isoformat()  # upcoming and current by default
-        filterset = self.filterset_class(data, queryset=self.get_base_queryset(), request=self.request)
+        return data
+
+    def get_filterset(self):
+        filterset = super().get_filterset()
         form = filterset.form
-        for name, field in list(form.fields.items()):
-            if name not in ("q", "active", "environment"):
-                if isinstance(field.widget, forms.MultiWidget):  # ranges: ?start_after=&start_before=
-                    field.widget.widgets = [forms.HiddenInput() for _ in field.widget.widgets]
-                    field.widget.template_name = "django/forms/widgets/multiwidget.html"
-                else:
-                    field.widget = field.hidden_widget()
         form.fields["environment"].widget.attrs["size"] = 3
         form.fields["active"].widget.choices = [("unknown", "Any"), ("true", "Active"), ("false", "Inactive")]
-        bootstrap_form(form)
         return filterset
 
     def get_context_data(self, **kwargs):
@@ -121,8 +114,3 @@ class BlackoutDeleteView(ObjectDeleteView):
 class BlackoutHistoryView(ObjectHistoryView):
     model = BlackoutWindow
     template_name = "changes/blackout_history.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(object_actions(self.request.user, BlackoutWindow._meta))
-        return context

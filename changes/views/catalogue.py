@@ -10,11 +10,10 @@ anyone else, and the page says why.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.views import View, generic
+from django.views import generic
 
 from changes.choices import TemplateState
 from changes.filters import TemplateFilterSet
@@ -22,8 +21,15 @@ from changes.forms import TemplateForm
 from changes.models import ChangeRequest, StandardChangeTemplate
 from changes.services import templates as services
 from itom.api.exceptions import Conflict
-from itom.forms import bootstrap_form
-from itom.generic import Column, ObjectEditView, ObjectHistoryView, ObjectListView, PortalPermissionMixin
+from itom.generic import (
+    Column,
+    ObjectActionView,
+    ObjectEditView,
+    ObjectHistoryView,
+    ObjectListView,
+    PortalPermissionMixin,
+    refusal_reason,
+)
 from itom.roles import is_manager
 
 T = TemplateState
@@ -49,6 +55,8 @@ class TemplateListView(ObjectListView):
     filterset_class = TemplateFilterSet
     template_name = "changes/template_list.html"
     partial_template_name = "changes/template_list_table.html"
+    shown_filters = ("q", "risk_level", "assignment_team")
+    default_filters = {"state": T.APPROVED}
     columns = [
         Column("name", link=True),
         Column("version"),
@@ -66,17 +74,9 @@ class TemplateListView(ObjectListView):
         return reverse("changes:template_add")
 
     def get_filterset(self):
-        data = self.request.GET.copy()
-        if "state" not in data:
-            data["state"] = T.APPROVED
-        filterset = self.filterset_class(data, queryset=self.get_base_queryset(), request=self.request)
-        form = filterset.form
-        for name, field in list(form.fields.items()):
-            if name not in ("q", "risk_level", "assignment_team"):
-                field.widget = field.hidden_widget()
-        form.fields["risk_level"].widget.attrs["size"] = 3
-        form.fields["assignment_team"].widget.attrs["size"] = 3
-        bootstrap_form(form)
+        filterset = super().get_filterset()
+        filterset.form.fields["risk_level"].widget.attrs["size"] = 3
+        filterset.form.fields["assignment_team"].widget.attrs["size"] = 3
         return filterset
 
     def get_context_data(self, **kwargs):
@@ -128,13 +128,10 @@ class TemplateEditView(ObjectEditView):
     form_class = TemplateForm
     template_name = "changes/template_form.html"
 
-    def get(self, request, *args, **kwargs):
-        if "pk" in kwargs:
-            template = get_object_or_404(StandardChangeTemplate, pk=kwargs["pk"])
-            if template.state != T.DRAFT:
-                messages.warning(request, f"{template} is {template.get_state_display().lower()}: revise it instead.")
-                return redirect(template.get_absolute_url())
-        return super().get(request, *args, **kwargs)
+    def locked_reason(self, template):
+        if template.state != T.DRAFT:
+            return f"{template} is {template.get_state_display().lower()}: revise it instead."
+        return None
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -158,50 +155,47 @@ class TemplateEditView(ObjectEditView):
         return self.object.get_absolute_url()
 
 
-class TemplateActionView(PortalPermissionMixin, View):
-    """POST approve / revise / retire. A refusal by the state (409) is said on top of the page;
-    someone who may not (a non-manager, the draft's author approving it) gets a 403 with the
-    reason."""
+class TemplateActionView(ObjectActionView):
+    """POST approve / revise / retire (``ObjectActionView``, without a form). A refusal by the
+    state (409) is said on top of the page; someone who may not (a non-manager, the draft's
+    author approving it) gets a 403 with the reason. ``act`` sets ``target``, the version shown
+    next."""
 
     model = StandardChangeTemplate
     permission_action = "view"  # the service decides who may (managers approve and retire)
+    refusals = (PermissionDenied, Conflict, ValidationError)
 
     def get(self, request, *args, **kwargs):
         return HttpResponseNotAllowed(["POST"])
 
-    def post(self, request, pk):
-        template = get_object_or_404(StandardChangeTemplate, pk=pk)
-        try:
-            with transaction.atomic():
-                target, notice = self.act(template)
-        except PermissionDenied as exc:
-            messages.error(request, str(exc) or "You may not do that.")
-            return render(request, "403.html", status=403)
-        except (Conflict, ValidationError) as exc:
-            messages.error(request, str(exc.detail) if isinstance(exc, Conflict) else " ".join(exc.messages))
-            return redirect(template.get_absolute_url())
-        messages.success(request, notice)
-        return redirect(target.get_absolute_url())
+    def refused(self, template, form, exc):
+        if isinstance(exc, PermissionDenied):
+            messages.error(self.request, refusal_reason(exc))
+            return render(self.request, "403.html", status=403)
+        return super().refused(template, form, exc)
+
+    def get_success_url(self, template):
+        return self.target.get_absolute_url()
 
 
 class TemplateApproveView(TemplateActionView):
-    def act(self, template):
-        template = services.approve_template(template, user=self.request.user)
-        return template, f"{template} is approved: it is in the catalogue."
+    def act(self, template, form):
+        self.target = services.approve_template(template, user=self.request.user)
+        return f"{self.target} is approved: it is in the catalogue."
 
 
 class TemplateReviseView(TemplateActionView):
     permission_action = "add"
 
-    def act(self, template):
-        draft = services.revise_template(template, user=self.request.user)
-        return draft, f"Draft {draft} started: edit it, then a manager approves it."
+    def act(self, template, form):
+        self.target = services.revise_template(template, user=self.request.user)
+        return f"Draft {self.target} started: edit it, then a manager approves it."
 
 
 class TemplateRetireView(TemplateActionView):
-    def act(self, template):
-        template = services.retire_template(template, user=self.request.user)
-        return template, f"{template} is retired: it is no longer in the catalogue."
+    def act(self, template, form):
+        self.target = services.retire_template(template, user=self.request.user)
+        return f"{self.target} is retired: it is no longer in the catalogue."
 
 
 class TemplateHistoryView(TemplateTabsMixin, ObjectHistoryView):

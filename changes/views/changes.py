@@ -7,25 +7,24 @@ controls; writes need ``changes.add_changerequest`` / ``changes.change_changereq
 approvers and managers) and answer 403 otherwise.
 """
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import generic
 
 from changes.choices import DONE_STATES, ChangeState, ChangeType, RiskLevel, TemplateState
 from changes.filters import QUEUES, ChangeFilterSet
-from changes.forms import ChangeForm, RiskAnswersForm, form_errors_from
+from changes.forms import ChangeForm, RiskAnswersForm
 from changes.models import ChangeRequest, RiskQuestion, StandardChangeTemplate
 from changes.services import changes as services
 from incidents.choices import OPEN_STATES as INCIDENT_OPEN_STATES
 from incidents.models import Incident
 from itom.api.exceptions import Conflict
-from itom.forms import bootstrap_form
-from itom.generic import Column, ObjectEditView, ObjectHistoryView, ObjectListView, PortalPermissionMixin
+from itom.forms import bootstrap_form, errors_to_form
+from itom.generic import Column, ObjectEditView, ObjectHistoryView, PortalPermissionMixin, QueueListView
 
 DEFAULT_QUEUE = "open"
 # The filters the list shows; the filterset's others (requester, ci, template, planned ranges…)
@@ -64,11 +63,14 @@ class ChangeTabsMixin:
 # --- the list ---------------------------------------------------------------------------------
 
 
-class ChangeListView(ObjectListView):
+class ChangeListView(QueueListView):
     model = ChangeRequest
     filterset_class = ChangeFilterSet
     template_name = "changes/change_list.html"
     partial_template_name = "changes/change_list_table.html"
+    shown_filters = SHOWN_FILTERS
+    queue_tabs = QUEUES
+    default_queue = DEFAULT_QUEUE
     paginate_by = 25
     columns = [
         Column("number", link=True),
@@ -92,35 +94,15 @@ class ChangeListView(ObjectListView):
 
     def get_filterset(self):
         """The current tab is the filterset's ``queue`` (All open when the URL names none); the
-        page shows the common filters and carries the others along as hidden fields."""
-        data = self.request.GET.copy()
-        if "queue" not in data:
-            data["queue"] = DEFAULT_QUEUE
-        filterset = self.filterset_class(data, queryset=self.get_base_queryset(), request=self.request)
-        form = filterset.form
-        for name, field in form.fields.items():
-            if name in SHOWN_FILTERS:
-                continue
-            if isinstance(field.widget, forms.MultiWidget):  # ranges: ?planned_start_after=…
-                field.widget.widgets = [forms.HiddenInput() for _ in field.widget.widgets]
-                field.widget.template_name = "django/forms/widgets/multiwidget.html"
-            elif isinstance(field.widget, forms.SelectMultiple):
-                field.widget = forms.MultipleHiddenInput()
-            else:
-                field.widget = field.hidden_widget()
-        form.order_fields(SHOWN_FILTERS)
+        page shows the common filters (``SHOWN_FILTERS``), each a short list, and carries the
+        others along as hidden fields."""
+        filterset = super().get_filterset()
         for name in ("state", "type", "risk", "assignment_team"):
-            form.fields[name].widget.attrs["size"] = 3
-        bootstrap_form(form)
+            filterset.form.fields[name].widget.attrs["size"] = 3
         return filterset
 
     def get_context_data(self, **kwargs):
-        current = self.request.GET.get("queue", DEFAULT_QUEUE)
-        kwargs.update(
-            title="Changes",
-            queues=[(key, label, key == current) for key, label in QUEUES],
-            current_queue=current,
-        )
+        kwargs.update(title="Changes")
         return super().get_context_data(**kwargs)
 
 
@@ -185,15 +167,10 @@ class ChangeEditView(ObjectEditView):
                     return redirect(self.incident.get_absolute_url())
         return super().dispatch(request, *args, **kwargs)
 
-    def get(self, request, *args, **kwargs):
-        if "pk" in kwargs:
-            change = get_object_or_404(ChangeRequest, pk=kwargs["pk"])
-            if change.state in DONE_STATES:
-                messages.warning(
-                    request, f"{change.number} is {change.get_state_display().lower()}: it can no longer be edited."
-                )
-                return redirect(change.get_absolute_url())
-        return super().get(request, *args, **kwargs)
+    def locked_reason(self, change):
+        if change.state in DONE_STATES:
+            return f"{change.number} is {change.get_state_display().lower()}: it can no longer be edited."
+        return None
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -296,7 +273,7 @@ class ChangeRiskView(ChangeTabsMixin, PortalPermissionMixin, generic.DetailView)
                 with transaction.atomic():
                     services.set_risk_answers(change, user=request.user, option_ids=form.option_ids())
             except ValidationError as exc:
-                form_errors_from(form, exc, {"option_ids": None, "risk_answers": None})
+                errors_to_form(form, exc, {"option_ids": None, "risk_answers": None})
             except Conflict as exc:
                 form.add_error(None, str(exc.detail))
                 status = 409

@@ -12,14 +12,12 @@ move the change's state or a blackout forbids — and nothing written.
 
 from collections import defaultdict
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views import View, generic
+from django.views import generic
 
 from changes import conflicts as conflict_checks
 from changes.choices import (
@@ -39,16 +37,16 @@ from changes.forms import (
     NoteForm,
     RiskOverrideForm,
     TransitionForm,
-    form_errors_from,
 )
 from changes.models import ChangeApproval, ChangeRequest, ChangeTimelineEntry, RiskQuestion
 from changes.services import approvals
 from changes.services import changes as services
 from changes.views.changes import ASSESSABLE_STATES, ChangeTabsMixin
+from cmdb.models import CI
 from incidents.models import Incident
-from itom.api.exceptions import Conflict, TransitionNotAllowed
+from itom.api.exceptions import Conflict
 from itom.forms import bootstrap_form
-from itom.generic import PortalPermissionMixin
+from itom.generic import ObjectActionView, ObjectTransitionView, PortalPermissionMixin, timeline_page
 from itom.roles import is_manager
 
 TIMELINE_PAGE_SIZE = 50
@@ -109,10 +107,22 @@ def timeline_summary(entry):
     return ""
 
 
+IMPACTED_SHOWN = 50
+
+
 def detail_queryset():
     return ChangeRequest.objects.select_related(
         "requester", "assignment_team", "assignee", "category", "template", "opened_by", "risk_overridden_by"
-    ).prefetch_related("affected_cis__ci_class", "impacted_cis__ci_class", "impacted_services")
+    ).prefetch_related(
+        "affected_cis__ci_class",
+        "impacted_services",
+        # A change on a core switch may impact thousands of CIs: the page names the first ones.
+        Prefetch(
+            "impacted_cis",
+            queryset=CI.objects.select_related("ci_class").order_by("name")[:IMPACTED_SHOWN],
+            to_attr="impacted_shown",
+        ),
+    )
 
 
 def approval_panel(change, user, can_change):
@@ -161,7 +171,7 @@ def conflict_rows(change):
 
 class ChangeDetailView(ChangeTabsMixin, PortalPermissionMixin, generic.DetailView):
     """The detail page. The action views render it again with their form bound and its errors
-    when the service refuses (``render_detail``)."""
+    when the service refuses (``ObjectActionView.render_detail``)."""
 
     model = ChangeRequest
     template_name = "changes/change_detail.html"
@@ -174,23 +184,21 @@ class ChangeDetailView(ChangeTabsMixin, PortalPermissionMixin, generic.DetailVie
         can_change = user.has_perm("changes.change_changerequest")
         is_done = change.state in DONE_STATES
         timeline = ChangeTimelineEntry.objects.filter(change=change).select_related("author")
-        timeline_page = Paginator(timeline.order_by("-time", "-id"), TIMELINE_PAGE_SIZE).get_page(
-            self.request.GET.get("page")
-        )
-        for entry in timeline_page:
-            entry.summary = timeline_summary(entry)
         questions = RiskQuestion.objects.filter(active=True).count()
         conflicts = conflict_rows(change)
         kwargs.update(
             opts=ChangeRequest._meta,
             active_tab="details",
-            timeline_page=timeline_page,
+            timeline_page=timeline_page(self.request, timeline, timeline_summary, TIMELINE_PAGE_SIZE),
             linked_incidents=list(change.incidents.select_related("assignment_team", "assignee").order_by("number")),
             caused_incidents=list(change.caused_incidents.select_related("assignment_team").order_by("number")),
             conflicts=conflicts,
             has_blackout=any(row["is_blackout"] for row in conflicts or ()),
             risk_questions=questions,
             risk_answered=change.risk_answers.count(),
+            impacted_more=max(0, change.impacted_cis.count() - IMPACTED_SHOWN)
+            if len(change.impacted_shown) == IMPACTED_SHOWN
+            else 0,
             review_needed=review_required(change.type, change.close_code),
             can_act=can_change and not is_done,
             **approval_panel(change, user, can_change),
@@ -235,94 +243,25 @@ class ChangeDetailView(ChangeTabsMixin, PortalPermissionMixin, generic.DetailVie
         context["can_answer_risk"] = change.state in ASSESSABLE_STATES
 
 
-def render_detail(request, change, status=200, **overrides):
-    """The detail page again, with a bound form and its errors (``overrides``), and ``status``."""
-    view = ChangeDetailView()
-    view.setup(request, pk=change.pk)
-    view.object = view.get_object()
-    context = view.get_context_data(object=view.object, **overrides)
-    return render(request, view.template_name, context, status=status)
-
-
 # --- actions ----------------------------------------------------------------------------------
 
 
-class ChangeActionView(PortalPermissionMixin, View):
-    """A POST that changes one change through a service. ``act(change, form)`` returns the notice
-    to show. A ``ValidationError`` puts its messages on the form (400), a ``PermissionDenied``
-    (403) or a refused move or conflict (409) goes on top of the form; either way the page comes
-    back with the form open and nothing written."""
+class ChangeActionView(ObjectActionView):
+    """A POST that changes one change through a service (``ObjectActionView``): a
+    ``ValidationError`` goes on the form (400), a ``PermissionDenied`` (403) or a refused move or
+    conflict (409) on top of it; either way the page comes back with the form open and nothing
+    written."""
 
     model = ChangeRequest
-    permission_action = "change"
-    form_class = None
-    form_key = ""  # the detail page's context name for the form
-    anchor = ""
+    detail_view = ChangeDetailView
 
     def get(self, request, *args, **kwargs):
         return HttpResponseNotAllowed(["POST"])
 
-    def get_form(self, change):
-        if self.form_class is None:
-            return None
-        return self.form_class(self.request.POST, auto_id=self.auto_id())
 
-    def auto_id(self):
-        return "id_%s"
-
-    def post(self, request, pk, **kwargs):
-        change = get_object_or_404(ChangeRequest, pk=pk)
-        form = self.get_form(change)
-        status = 400
-        if form is None or form.is_valid():
-            try:
-                with transaction.atomic():
-                    notice = self.act(change, form, **kwargs)
-            except (ValidationError, PermissionDenied, Conflict, TransitionNotAllowed) as exc:
-                status = _status_of(exc)
-                if form is None:
-                    messages.error(request, _reason(exc))
-                    return redirect(change.get_absolute_url() + self.anchor)
-                if isinstance(exc, ValidationError):
-                    form_errors_from(form, exc, getattr(form, "ERROR_ALIASES", None))
-                else:
-                    form.add_error(None, _reason(exc))
-            else:
-                if notice:
-                    messages.success(request, notice)
-                return redirect(change.get_absolute_url() + self.anchor)
-        return render_detail(request, change, status=status, **self.overrides(form))
-
-    def overrides(self, form):
-        return {self.form_key: bootstrap_form(form), "open_action": self.form_key}
-
-    def act(self, change, form, **kwargs):
-        raise NotImplementedError
-
-
-def _status_of(exc):
-    if isinstance(exc, PermissionDenied):
-        return 403
-    if isinstance(exc, (Conflict, TransitionNotAllowed)):
-        return 409
-    return 400
-
-
-def _reason(exc):
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    if isinstance(exc, PermissionDenied):
-        return str(exc) or "You may not do that."
-    return str(exc.detail)
-
-
-class TransitionView(ChangeActionView):
+class TransitionView(ObjectTransitionView, ChangeActionView):
     form_class = TransitionForm
-
-    def get_form(self, change):
-        state = self.request.POST.get("state", "")
-        self._state = state if state in S.values else ""
-        return TransitionForm(self.request.POST, auto_id=f"move_{self._state or 'x'}_%s")
+    states = S.values
 
     def act(self, change, form):
         data = form.cleaned_data
@@ -343,12 +282,6 @@ class TransitionView(ChangeActionView):
             notice = f"{change.number} awaits approval."
         return notice
 
-    def overrides(self, form):
-        if not self._state:
-            messages.error(self.request, " ".join(e for errors in form.errors.values() for e in errors))
-            return {}
-        return {"action_forms": {self._state: form}, "open_action": f"move-{self._state}"}
-
 
 class DecideView(ChangeActionView):
     """Approve or reject the pending stage. The service decides who may (403 with the reason)."""
@@ -356,9 +289,7 @@ class DecideView(ChangeActionView):
     form_class = DecisionForm
     form_key = "decision_form"
     anchor = "#approvals"
-
-    def auto_id(self):
-        return "decision_%s"
+    auto_id = "decision_%s"
 
     def act(self, change, form):
         data = form.cleaned_data
@@ -368,16 +299,14 @@ class DecideView(ChangeActionView):
         return f"You {verb} {change.number}; it is now {change.get_state_display().lower()}."
 
     def overrides(self, form):
-        return {"decision_form": bootstrap_form(form), "open_action": "decision_form", "decision_error": True}
+        return {**super().overrides(form), "decision_error": True}
 
 
 class NoteView(ChangeActionView):
     form_class = NoteForm
     form_key = "note_form"
     anchor = "#timeline"
-
-    def auto_id(self):
-        return "note_%s"
+    auto_id = "note_%s"
 
     def act(self, change, form):
         services.add_note(change, user=self.request.user, body=form.cleaned_data["body"])
@@ -388,9 +317,7 @@ class OverrideRiskView(ChangeActionView):
     form_class = RiskOverrideForm
     form_key = "override_form"
     anchor = "#risk"
-
-    def auto_id(self):
-        return "override_%s"
+    auto_id = "override_%s"
 
     def act(self, change, form):
         data = form.cleaned_data
@@ -404,9 +331,7 @@ class LinkIncidentView(ChangeActionView):
     form_class = IncidentLinkForm
     form_key = "link_form"
     anchor = "#incidents"
-
-    def auto_id(self):
-        return "link_%s"
+    auto_id = "link_%s"
 
     def act(self, change, form):
         incident, relation = form.cleaned_data["incident"], form.cleaned_data["relation"]
@@ -415,9 +340,6 @@ class LinkIncidentView(ChangeActionView):
             return f"{change.number} is marked as the cause of {incident.number}."
         services.link_incident(change, incident, user=self.request.user)
         return f"{incident.number} is linked to {change.number} and waits for it."
-
-    def overrides(self, form):
-        return {"link_form": bootstrap_form(form), "open_action": "link_form"}
 
 
 class UnlinkIncidentView(ChangeActionView):

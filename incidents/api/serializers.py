@@ -20,7 +20,7 @@ from cmdb.models import CI
 from incidents.choices import HoldReason, Impact, IncidentState, Priority, ResolutionCode, Source, TimelineKind, Urgency
 from incidents.models import Attachment, Category, Incident, PriorityRule, TimelineEntry
 from incidents.services import incidents as services
-from itom.api.serializers import ValidatedModelSerializer
+from itom.api.serializers import ValidatedModelSerializer, web_url
 from slas.api.serializers import SLAClockSerializer
 
 User = get_user_model()
@@ -32,6 +32,23 @@ def _level_field(name, choices, **kwargs):
         choices=choices.choices,
         error_messages={"invalid_choice": f"{name} must be one of {levels}; got {{input}}."},
         **kwargs,
+    )
+
+
+def team_field(**kwargs):
+    """A team, read as its id and written as its id or its name (optional, nullable)."""
+    options = {"allow_null": True, "required": False, "help_text": "Id or name.", **kwargs}
+    return IdOrSlugRelatedField(slug_field="name", queryset=Team.objects.all(), **options)
+
+
+def assignee_field():
+    """An active person to assign work to, read as an id and written as an id or a username."""
+    return IdOrSlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+        help_text="Id or username; a member of the assignment team.",
     )
 
 
@@ -55,14 +72,7 @@ class BriefIncidentSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title", "state", "priority", "assignment_team", "assignee", "web_url"]
 
     def get_web_url(self, incident) -> str:
-        return _web_url(incident)
-
-
-def _web_url(obj):
-    try:
-        return obj.get_absolute_url()
-    except NoReverseMatch:
-        return ""
+        return web_url(incident)
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -80,16 +90,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True, required=False
     )
     caller_contact = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    assignment_team = IdOrSlugRelatedField(
-        slug_field="name", queryset=Team.objects.all(), allow_null=True, required=False, help_text="Id or name."
-    )
-    assignee = IdOrSlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_active=True),
-        allow_null=True,
-        required=False,
-        help_text="Id or username; a member of the assignment team.",
-    )
+    assignment_team = team_field()
+    assignee = assignee_field()
     affected_cis = serializers.PrimaryKeyRelatedField(queryset=CI.objects.all(), many=True, required=False)
     affected_services = BriefCISerializer(
         many=True, read_only=True, help_text="Business services depending on the affected CIs (from the CMDB)."
@@ -177,7 +179,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return services.allowed_transitions(incident)
 
     def get_web_url(self, incident) -> str:
-        return _web_url(incident)
+        return web_url(incident)
 
     def validate(self, attrs):
         """Refuse a write that tries to change a field kept by its own action (a full PUT of what

@@ -44,6 +44,7 @@ from incidents.choices import TimelineKind
 from incidents.filters.incidents import CategoryFilterSet, IncidentFilterSet, PriorityRuleFilterSet
 from incidents.models import Attachment, Category, Incident, PriorityRule
 from incidents.services import incidents as services
+from itom.api.params import kinds_param
 from itom.api.viewsets import PortalModelViewSet, PortalReadOnlyViewSet
 
 COMMENT_KINDS = (TimelineKind.COMMENT, TimelineKind.WORK_NOTE)
@@ -177,13 +178,7 @@ class IncidentViewSet(PortalModelViewSet):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, pk=None):
-        kinds = [k for value in request.query_params.getlist("kind") for k in value.split(",") if k]
-        unknown = sorted(set(kinds) - set(TimelineKind.values))
-        if unknown:
-            return Response(
-                {"kind": [f"Unknown kind(s) {', '.join(unknown)}: one of {', '.join(TimelineKind.values)}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        kinds = kinds_param(request.query_params, TimelineKind)
         public_only = request.query_params.get("public", "").lower() in ("1", "true", "yes")
         return self._timeline_page(self.get_object(), kinds=kinds or None, public_only=public_only)
 

@@ -4,12 +4,12 @@ state changes, comment / work note / attachment, major-incident actions) and the
 
 The forms check the shape of the input; the rules (who may be assigned, what a resolution needs,
 which move is allowed) are the services' (``incidents.services.incidents``), whose
-``ValidationError`` lands on the field it names (``form_errors_from``).
+``ValidationError`` lands on the field it names (``errors_to_form``).
 """
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import reverse
 
@@ -53,15 +53,45 @@ def assignee_choices(team, empty_label="— Unassigned —"):
     return [("", empty_label)] + [(user.pk, person_label(user)) for user in team_members(team)]
 
 
-def form_errors_from(form, exc, aliases=None):
-    """Put a service's ``ValidationError`` on the form: each message on the field it names (or
-    an alias of it, e.g. the service's ``resolution_notes`` is the form's ``note``), the rest
-    on top of the form."""
-    aliases = aliases or {}
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
-    for field, messages in errors.items():
-        field = aliases.get(field, field)
-        form.add_error(field if field in form.fields else None, messages)
+def instance_initial(initial, instance, names):
+    """Fill a form's ``initial`` with ``instance``'s values of ``names``, where none is given: an
+    id for a foreign key, a list of ids for a many-to-many field. Returns ``initial``."""
+    for name in names:
+        field = instance._meta.get_field(name)
+        if field.many_to_many:
+            value = [obj.pk for obj in getattr(instance, name).all()]
+        else:
+            value = getattr(instance, field.attname)
+        initial.setdefault(name, value)
+    return initial
+
+
+def categories_for(current=None):
+    """The categories a form offers: the active ones, and ``current`` (the id of the category the
+    object has now, which may have been retired since)."""
+    return Category.objects.filter(Q(active=True) | Q(pk=current))
+
+
+def affected_cis_field(help_text):
+    return forms.ModelMultipleChoiceField(
+        queryset=CI.objects.all(),
+        required=False,
+        label="Affected CIs",
+        widget=forms.MultipleHiddenInput,  # the page's CI picker renders the chosen ones
+        help_text=help_text,
+    )
+
+
+class CIPickerMixin:
+    """A form whose ``affected_cis`` are picked with the page's CI search."""
+
+    def chosen_cis(self):
+        """The affected CIs to show as picked: the submitted ones, else the initial ones."""
+        raw = self["affected_cis"].value() or []
+        ids = [int(value) for value in raw if str(value).isdigit()]
+        if not ids:
+            return []
+        return list(CI.objects.filter(pk__in=ids).select_related("ci_class").order_by("name"))
 
 
 class TeamAssigneeMixin:
@@ -95,7 +125,7 @@ class TeamAssigneeMixin:
         return Team.objects.filter(pk=raw).first()
 
 
-class IncidentForm(TeamAssigneeMixin, forms.Form):
+class IncidentForm(CIPickerMixin, TeamAssigneeMixin, forms.Form):
     """Create or edit an incident. Priority is not a field: it follows impact × urgency (the
     page shows it live); state changes are the detail page's actions."""
 
@@ -108,13 +138,7 @@ class IncidentForm(TeamAssigneeMixin, forms.Form):
     caller_contact = Incident._meta.get_field("caller_contact").formfield()
     assignment_team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
     assignee = PersonChoiceField(queryset=User.objects.none(), required=False)
-    affected_cis = forms.ModelMultipleChoiceField(
-        queryset=CI.objects.all(),
-        required=False,
-        label="Affected CIs",
-        widget=forms.MultipleHiddenInput,  # the page's CI picker renders the chosen ones
-        help_text="The business services that depend on them are worked out from the CMDB.",
-    )
+    affected_cis = affected_cis_field("The business services that depend on them are worked out from the CMDB.")
     watchers = PeopleChoiceField(
         queryset=User.objects.none(),
         required=False,
@@ -138,16 +162,10 @@ class IncidentForm(TeamAssigneeMixin, forms.Form):
     def __init__(self, *args, incident=None, **kwargs):
         self.incident = incident
         if incident is not None:
-            initial = kwargs.setdefault("initial", {})
-            for name in ("title", "description", "impact", "urgency", "caller_contact"):
-                initial.setdefault(name, getattr(incident, name))
-            for name in ("category", "caller", "assignment_team", "assignee"):
-                initial.setdefault(name, getattr(incident, f"{name}_id"))
-            initial.setdefault("affected_cis", [ci.pk for ci in incident.affected_cis.all()])
-            initial.setdefault("watchers", [user.pk for user in incident.watchers.all()])
+            names = (*self.PLAIN_FIELDS, "assignment_team", "assignee")
+            instance_initial(kwargs.setdefault("initial", {}), incident, names)
         super().__init__(*args, **kwargs)
-        current_category = incident.category_id if incident else None
-        self.fields["category"].queryset = Category.objects.filter(Q(active=True) | Q(pk=current_category))
+        self.fields["category"].queryset = categories_for(incident.category_id if incident else None)
         people = User.objects.filter(is_active=True).order_by("username")
         self.fields["caller"].queryset = people
         self.fields["watchers"].queryset = people
@@ -168,15 +186,6 @@ class IncidentForm(TeamAssigneeMixin, forms.Form):
                     "hx-include": f"#{self['impact'].auto_id}, #{self['urgency'].auto_id}",
                 }
             )
-
-    def chosen_cis(self):
-        """The affected CIs to show as picked: the submitted ones, else the incident's."""
-        field = self["affected_cis"]
-        raw = field.value() or []
-        ids = [int(value) for value in raw if str(value).isdigit()]
-        if not ids:
-            return []
-        return list(CI.objects.filter(pk__in=ids).select_related("ci_class").order_by("name"))
 
     def changed_fields(self):
         """The plain fields an edit changed, ready for ``update_incident``."""

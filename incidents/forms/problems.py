@@ -4,7 +4,7 @@ and the problem page's action forms (state change, workaround, link incidents, n
 
 The forms check the shape of the input; the rules (who may be assigned, what a move needs,
 which incidents may be linked) are ``incidents.services.problems``', whose ``ValidationError``
-lands on the field it names (``form_errors_from``).
+lands on the field it names (``errors_to_form``).
 """
 
 import re
@@ -12,14 +12,13 @@ import re
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.urls import reverse
 
 from accounts.models import Team
 from cmdb.models import CI
 from incidents.choices import ProblemState
-from incidents.forms.incidents import PersonChoiceField, TeamAssigneeMixin, form_errors_from
-from incidents.models import Category, KnownError, Problem
+from incidents.forms.incidents import PersonChoiceField, TeamAssigneeMixin, categories_for
+from incidents.models import KnownError, Problem
 from incidents.services.problems import allowed_problem_transitions, resolve_incident_refs
 
 User = get_user_model()
@@ -32,7 +31,6 @@ __all__ = [
     "ProblemNoteForm",
     "ProblemTransitionForm",
     "WorkaroundForm",
-    "form_errors_from",
 ]
 
 MAX_CIS = 200
@@ -139,8 +137,7 @@ class ProblemForm(TeamAssigneeMixin, forms.ModelForm):
         problem = self.instance
         if problem.pk and "affected_cis" not in self.initial:
             self.initial["affected_cis"] = list(problem.affected_cis.select_related("ci_class").order_by("name"))
-        current = problem.category_id
-        self.fields["category"].queryset = Category.objects.filter(Q(active=True) | Q(pk=current))
+        self.fields["category"].queryset = categories_for(problem.category_id)
         self.fields["assignment_team"].queryset = Team.objects.order_by("name")
         self.fields["assignee"].queryset = User.objects.filter(is_active=True)
         self.fields["q"].widget.attrs.update(search_attrs(self["affected_cis"].auto_id))

@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.assignment import assignment_line, check_assignment, in_team, username
 from cmdb.models import CI
 from cmdb.selectors import affected_ci_ids
 from incidents.choices import (
@@ -123,31 +124,8 @@ def _merge(errors, exc):
 
 
 def _check_assignment(team, assignee):
-    """``(team, assignee)`` after checking the assignee may work the team's incidents.
-
-    An assignee given without a team brings their team when they belong to exactly one."""
-    if assignee is None:
-        return team, None
-    if not assignee.is_active:
-        raise ValidationError({"assignee": f"{assignee.get_username()} is not an active user."})
-    if not assignee.has_perm("incidents.change_incident"):
-        raise ValidationError({"assignee": f"{assignee.get_username()} cannot work incidents (no agent role)."})
-    if team is None:
-        teams = list(assignee.teams.all()[:2])
-        if len(teams) != 1:
-            where = "is in several teams" if teams else "is in no team"
-            raise ValidationError(
-                {"assignment_team": f"{assignee.get_username()} {where}: choose the assignment team too."}
-            )
-        return teams[0], assignee
-    if not team.members.filter(pk=assignee.pk).exists():
-        raise ValidationError(
-            {
-                "assignee": f"{assignee.get_username()} is not a member of {team.name}: "
-                "choose one of its members, or another team."
-            }
-        )
-    return team, assignee
+    """``(team, assignee)`` after checking the assignee may work the team's incidents."""
+    return check_assignment(team, assignee, permission="incidents.change_incident", work="incidents")
 
 
 def _check_category(category):
@@ -227,10 +205,6 @@ def _mark_responded(incident, at):
         incident.first_responded_at = at
         return True
     return False
-
-
-def _name(user):
-    return user.get_username() if user is not None else None
 
 
 # --- SLA clocks -------------------------------------------------------------------------------
@@ -354,14 +328,8 @@ def create_incident(
         time=now,
     )
     if assignment_team is not None:
-        record(
-            incident,
-            TimelineKind.ASSIGNMENT,
-            user=user,
-            body=_assignment_text(assignment_team, assignee),
-            data=_assignment_data(None, None, assignment_team, assignee),
-            time=now,
-        )
+        line = assignment_line(None, None, assignment_team, assignee)
+        record(incident, TimelineKind.ASSIGNMENT, user=user, time=now, **line)
     if parent is not None:
         _record_link(Incident.objects.select_for_update().get(pk=parent.pk), incident, user, linked=True)
     sync_sla(incident, now)
@@ -474,23 +442,6 @@ def update_incident(incident, *, user, **fields):
     return incident
 
 
-def _assignment_text(team, assignee):
-    if team is None and assignee is None:
-        return "Unassigned."
-    if assignee is None:
-        return f"Assigned to {team.name}."
-    return f"Assigned to {assignee.get_username()} ({team.name})." if team else f"Assigned to {_name(assignee)}."
-
-
-def _assignment_data(old_team, old_assignee, team, assignee):
-    return {
-        "from_team": old_team.name if old_team else None,
-        "to_team": team.name if team else None,
-        "from_assignee": _name(old_assignee),
-        "to_assignee": _name(assignee),
-    }
-
-
 def _notify_assigned(incident, user, *, assignee_changed, team_changed):
     if assignee_changed and incident.assignee_id:
         recipients = [incident.assignee]
@@ -522,7 +473,7 @@ def assign(incident, *, user, team=UNSET, assignee=UNSET):
     new_team = old_team if team is UNSET else team
     new_assignee = old_assignee if assignee is UNSET else assignee
     moved_away = team is not UNSET and assignee is UNSET and new_assignee is not None
-    if moved_away and (new_team is None or not new_team.members.filter(pk=new_assignee.pk).exists()):
+    if moved_away and not in_team(new_team, new_assignee):
         new_assignee = None  # moved to a team the current assignee is not in
     if assignee is not UNSET or new_assignee != old_assignee:
         new_team, new_assignee = _check_assignment(new_team, new_assignee)
@@ -535,14 +486,8 @@ def assign(incident, *, user, team=UNSET, assignee=UNSET):
     if new_assignee is not None and user is not None and incident.state in OPEN_STATES:
         _mark_responded(incident, now)
     incident.save()
-    record(
-        incident,
-        TimelineKind.ASSIGNMENT,
-        user=user,
-        body=_assignment_text(new_team, new_assignee),
-        data=_assignment_data(old_team, old_assignee, new_team, new_assignee),
-        time=now,
-    )
+    line = assignment_line(old_team, old_assignee, new_team, new_assignee)
+    record(incident, TimelineKind.ASSIGNMENT, user=user, time=now, **line)
     sync_sla(incident, now)
     _notify_assigned(incident, user, assignee_changed=assignee_changed, team_changed=team_changed)
     return incident
@@ -698,7 +643,7 @@ def add_comment(incident, *, user, body, public=True):
         incident,
         recipients,
         user=user,
-        title=f"{_name(user) or 'System'} {kind} {incident.number}: {incident.title}",
+        title=f"{username(user) or 'System'} {kind} {incident.number}: {incident.title}",
         body=body[:1000],
         data={"public": public},
     )

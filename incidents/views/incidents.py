@@ -11,11 +11,8 @@ controls; writes need ``incidents.add_incident`` / ``incidents.change_incident``
 managers) and answer 403 otherwise.
 """
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,7 +36,6 @@ from incidents.forms.incidents import (
     ResolveChildrenForm,
     TransitionForm,
     assignee_choices,
-    form_errors_from,
 )
 from incidents.models import Incident, TimelineEntry
 from incidents.selectors import suggested_known_errors
@@ -48,11 +44,15 @@ from itom.api.exceptions import Conflict, TransitionNotAllowed
 from itom.forms import bootstrap_form
 from itom.generic import (
     Column,
+    ObjectActionView,
     ObjectEditView,
     ObjectHistoryView,
-    ObjectListView,
+    ObjectTransitionView,
     PortalPermissionMixin,
+    QueueListView,
+    errors_to_form,
     object_actions,
+    timeline_page,
 )
 from slas.choices import ACTIVE_CLOCK_STATES, Metric
 from slas.explain import explain
@@ -150,11 +150,14 @@ def sla_due_subquery():
 
 
 # Queue -----------------------------------------------------------------------------------------
-class IncidentListView(ObjectListView):
+class IncidentListView(QueueListView):
     model = Incident
     filterset_class = IncidentFilterSet
     template_name = "incidents/incident_list.html"
     partial_template_name = "incidents/incident_list_table.html"
+    shown_filters = SHOWN_FILTERS
+    queue_tabs = QUEUE_TABS
+    default_queue = DEFAULT_QUEUE
     paginate_by = 25
     columns = [
         Column("number", link=True),
@@ -177,39 +180,20 @@ class IncidentListView(ObjectListView):
     def get_filterset(self):
         """The current tab is the filterset's ``queue`` (All open when the URL names none); the
         page shows the common filters and carries the API's others along as hidden fields."""
-        data = self.request.GET.copy()
-        if "queue" not in data:
-            data["queue"] = DEFAULT_QUEUE
-        filterset = self.filterset_class(data, queryset=self.get_base_queryset(), request=self.request)
-        form = filterset.form
-        shown = [name for name in SHOWN_FILTERS if name in form.fields]
-        for name, field in form.fields.items():
-            if name in shown:
-                continue
-            if isinstance(field.widget, forms.MultiWidget):  # ranges: ?created_after=&created_before=
-                field.widget.widgets = [forms.HiddenInput() for _ in field.widget.widgets]
-                field.widget.template_name = "django/forms/widgets/multiwidget.html"  # no "–" between
-            else:
-                field.widget = field.hidden_widget()
-        form.order_fields(shown)
-        if "is_major" in shown:
-            form.fields["is_major"].widget.choices = [
+        filterset = super().get_filterset()
+        if "is_major" in filterset.form.fields:
+            filterset.form.fields["is_major"].widget.choices = [
                 ("unknown", "Any"),
                 ("true", "Major only"),
                 ("false", "Not major"),
             ]
-        bootstrap_form(form)
         return filterset
-
-    def current_queue(self):
-        return self.request.GET.get("queue", DEFAULT_QUEUE)
 
     def export_csv(self, queryset, columns):
         # The CSV streams every row: no prefetching (the SLA column is the annotated due time).
         return super().export_csv(queryset.prefetch_related(None), columns)
 
     def get_context_data(self, **kwargs):
-        current = self.current_queue()
         for incident in kwargs.get("object_list", ()):
             incident.headline_clock = headline_clock(incident.sla_clocks.all())
         can_change = self.request.user.has_perm("incidents.change_incident")
@@ -224,8 +208,6 @@ class IncidentListView(ObjectListView):
             bulk_form.fields["assignment_team"].widget.choices = [("", "—"), *teams]
         kwargs.update(
             title="Incidents",
-            queues=[(key, label, key == current) for key, label in QUEUE_TABS],
-            current_queue=current,
             can_bulk=can_change,
             bulk_form=bulk_form,
             can_create_problem=self.request.user.has_perm("incidents.add_problem"),
@@ -337,14 +319,10 @@ class IncidentEditView(ObjectEditView):
             raise ValidationError(str(exc.detail)) from None
         return incident
 
-    def get(self, request, *args, **kwargs):
-        if "pk" in kwargs:
-            incident = get_object_or_404(Incident, pk=kwargs["pk"])
-            if incident.state in FINAL_STATES:
-                state = incident.get_state_display().lower()
-                messages.warning(request, f"{incident.number} is {state}: it can no longer be edited.")
-                return redirect(incident.get_absolute_url())
-        return super().get(request, *args, **kwargs)
+    def locked_reason(self, incident):
+        if incident.state in FINAL_STATES:
+            return f"{incident.number} is {incident.get_state_display().lower()}: it can no longer be edited."
+        return None
 
     def get_context_data(self, **kwargs):
         form = kwargs.get("form") or self.get_form()
@@ -449,7 +427,7 @@ def detail_queryset():
 
 class IncidentDetailView(IncidentTabsMixin, PortalPermissionMixin, generic.DetailView):
     """The detail page. The action views render it again with their form bound and its errors
-    when the service refuses (``render_detail``)."""
+    when the service refuses (``ObjectActionView.render_detail``)."""
 
     model = Incident
     template_name = "incidents/incident_detail.html"
@@ -461,15 +439,10 @@ class IncidentDetailView(IncidentTabsMixin, PortalPermissionMixin, generic.Detai
         incident, user = self.object, self.request.user
         can_change = user.has_perm("incidents.change_incident")
         timeline = TimelineEntry.objects.filter(incident=incident).select_related("author", "attachment", "origin")
-        timeline_page = Paginator(timeline.order_by("-time", "-id"), TIMELINE_PAGE_SIZE).get_page(
-            self.request.GET.get("page")
-        )
-        for entry in timeline_page:
-            entry.summary = timeline_summary(entry)
         kwargs.update(
             opts=Incident._meta,
             active_tab="details",
-            timeline_page=timeline_page,
+            timeline_page=timeline_page(self.request, timeline, timeline_summary, TIMELINE_PAGE_SIZE),
             is_open=incident.state in OPEN_STATES,
             children=list(incident.children.select_related("assignment_team", "assignee").order_by("state", "number"))
             if incident.is_major
@@ -523,65 +496,29 @@ class IncidentDetailView(IncidentTabsMixin, PortalPermissionMixin, generic.Detai
         context["can_promote"] = not incident.is_major and incident.parent_id is None and incident.state in OPEN_STATES
 
 
-def render_detail(request, incident, status=200, **overrides):
-    """The detail page again, with a bound form and its errors (``overrides``), and ``status``."""
-    view = IncidentDetailView()
-    view.setup(request, pk=incident.pk)
-    view.object = view.get_object()
-    context = view.get_context_data(object=view.object, **overrides)
-    return render(request, view.template_name, context, status=status)
-
-
-class IncidentActionView(PortalPermissionMixin, View):
-    """A POST that changes one incident through a service. ``act(incident, form)`` returns the
-    notice to show; a ``ValidationError`` puts its messages on the form, a refused state change
-    answers 409 with the allowed moves; either way the detail page comes back with the form
-    open and nothing written."""
+class IncidentActionView(ObjectActionView):
+    """A POST that changes one incident through a service (``ObjectActionView``). A form that
+    does not validate, or a ``ValidationError``, comes back on the page (200); a refused state
+    change answers 409 with the allowed moves on top of the page (``refused``)."""
 
     model = Incident
-    permission_action = "change"
-    form_class = None
-    form_key = ""  # the detail page's context name for the form
-    anchor = ""
+    detail_view = IncidentDetailView
+    invalid_status = 200
+    refusals = (TransitionNotAllowed, Conflict, ValidationError)
 
-    def get_form(self, incident):
-        if self.form_class is None:
-            return None
-        return self.form_class(self.request.POST, self.request.FILES, auto_id=self.auto_id())
-
-    def auto_id(self):
-        return "id_%s"
-
-    def post(self, request, pk):
-        incident = get_object_or_404(Incident, pk=pk)
-        form = self.get_form(incident)
-        if form is None or form.is_valid():
-            try:
-                with transaction.atomic():
-                    notice = self.act(incident, form)
-            except (TransitionNotAllowed, Conflict) as exc:
-                # The incident moved on (someone else acted): say so on top of the page, 409.
-                messages.error(request, str(exc.detail))
-                if form is None:
-                    return redirect(incident.get_absolute_url())
-                return render_detail(request, incident, status=409)
-            except ValidationError as exc:
-                if form is None:
-                    for text in exc.messages:
-                        messages.error(request, text)
-                    return redirect(incident.get_absolute_url())
-                form_errors_from(form, exc, getattr(form, "ERROR_ALIASES", None))
-            else:
-                if notice:
-                    messages.success(request, notice)
-                return redirect(incident.get_absolute_url() + self.anchor)
-        return render_detail(request, incident, **self.overrides(form))
-
-    def overrides(self, form):
-        return {self.form_key: bootstrap_form(form), "open_action": self.form_key}
-
-    def act(self, incident, form):
-        raise NotImplementedError
+    def refused(self, incident, form, exc):
+        if isinstance(exc, ValidationError):
+            if form is None:
+                for text in exc.messages:
+                    messages.error(self.request, text)
+                return redirect(incident.get_absolute_url())
+            errors_to_form(form, exc, getattr(form, "ERROR_ALIASES", None))
+            return self.render_detail(incident, **self.overrides(form))
+        # The incident moved on (someone else acted): say so on top of the page, 409.
+        messages.error(self.request, str(exc.detail))
+        if form is None:
+            return redirect(incident.get_absolute_url())
+        return self.render_detail(incident, status=409)
 
 
 class AssignToMeView(IncidentActionView):
@@ -596,9 +533,7 @@ class AssignToMeView(IncidentActionView):
 class AssignView(IncidentActionView):
     form_class = AssignForm
     form_key = "assign_form"
-
-    def auto_id(self):
-        return "assign_%s"
+    auto_id = "assign_%s"
 
     def act(self, incident, form):
         data = form.cleaned_data
@@ -609,13 +544,9 @@ class AssignView(IncidentActionView):
         return f"{incident.number} is assigned to {whom}."
 
 
-class TransitionView(IncidentActionView):
+class TransitionView(ObjectTransitionView, IncidentActionView):
     form_class = TransitionForm
-
-    def get_form(self, incident):
-        state = self.request.POST.get("state", "")
-        self._state = state if state in IncidentState.values else ""
-        return TransitionForm(self.request.POST, auto_id=f"move_{self._state or 'x'}_%s")
+    states = IncidentState.values
 
     def act(self, incident, form):
         data = form.cleaned_data
@@ -629,21 +560,12 @@ class TransitionView(IncidentActionView):
         )
         return f"{incident.number} is now {incident.get_state_display().lower()}."
 
-    def overrides(self, form):
-        if not self._state:
-            # Not a state the page offers: say so on top of the page.
-            messages.error(self.request, " ".join(e for errors in form.errors.values() for e in errors))
-            return {}
-        return {"action_forms": {self._state: form}, "open_action": f"move-{self._state}"}
-
 
 class CommentView(IncidentActionView):
     form_class = CommentForm
     form_key = "comment_form"
     anchor = "#timeline"
-
-    def auto_id(self):
-        return "comment_%s"
+    auto_id = "comment_%s"
 
     def act(self, incident, form):
         data, user = form.cleaned_data, self.request.user
@@ -669,9 +591,7 @@ class PromoteView(IncidentActionView):
 class LinkParentView(IncidentActionView):
     form_class = LinkParentForm
     form_key = "link_parent_form"
-
-    def auto_id(self):
-        return "parent_%s"
+    auto_id = "parent_%s"
 
     def act(self, incident, form):
         parent = form.cleaned_data["parent"]
@@ -683,9 +603,7 @@ class LinkChildView(IncidentActionView):
     form_class = LinkChildForm
     form_key = "link_child_form"
     anchor = "#major-incident"
-
-    def auto_id(self):
-        return "child_%s"
+    auto_id = "child_%s"
 
     def act(self, incident, form):
         child = form.cleaned_data["child"]
@@ -709,9 +627,7 @@ class MajorUpdateView(IncidentActionView):
     form_class = MajorUpdateForm
     form_key = "major_update_form"
     anchor = "#major-incident"
-
-    def auto_id(self):
-        return "major_%s"
+    auto_id = "major_%s"
 
     def act(self, incident, form):
         services.post_major_update(incident, user=self.request.user, body=form.cleaned_data["body"])
@@ -722,9 +638,7 @@ class ResolveChildrenView(IncidentActionView):
     form_class = ResolveChildrenForm
     form_key = "resolve_children_form"
     anchor = "#major-incident"
-
-    def auto_id(self):
-        return "children_%s"
+    auto_id = "children_%s"
 
     def act(self, incident, form):
         data = form.cleaned_data

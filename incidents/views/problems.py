@@ -31,19 +31,20 @@ from incidents.forms.problems import (
     ProblemNoteForm,
     ProblemTransitionForm,
     WorkaroundForm,
-    form_errors_from,
 )
 from incidents.models import Incident, KnownError, Problem
 from incidents.services import problems as services
 from itom.forms import bootstrap_form
 from itom.generic import (
     Column,
+    ObjectActionView,
     ObjectDeleteView,
     ObjectDetailView,
     ObjectEditView,
     ObjectHistoryView,
     ObjectListView,
     PortalPermissionMixin,
+    refusal_reason,
 )
 
 INCIDENTS_SHOWN = 100  # linked incidents listed on the problem page (the API pages through all)
@@ -116,14 +117,6 @@ def _quick_views(request, base, views):
     return shown
 
 
-def _service_error(form, exc):
-    """A service's refusal on the form: ValidationErrors on their fields, a 409 on top."""
-    if isinstance(exc, ValidationError):
-        form_errors_from(form, exc)
-    else:
-        form.add_error(None, str(exc.detail))
-
-
 # --- Problem list -----------------------------------------------------------------------------
 
 
@@ -142,17 +135,13 @@ class ProblemListView(ObjectListView):
         Column("incident_count", label="Incidents", sort="incident_count"),
         Column("updated_at", label="Updated"),
     ]
-    shown_filters = ("q", "state", "priority", "assignment_team", "open")
+    shown_filters = ("q", "state", "open", "priority", "assignment_team")
 
     def get_base_queryset(self):
         return with_incident_count(super().get_base_queryset())
 
     def get_filterset(self):
         filterset = super().get_filterset()
-        for name, field in filterset.form.fields.items():
-            if name not in self.shown_filters:
-                multiple = isinstance(field.widget, forms.SelectMultiple)
-                field.widget = forms.MultipleHiddenInput() if multiple else forms.HiddenInput()
         filterset.form.fields["state"].widget.attrs["size"] = 3
         filterset.form.fields["priority"].widget.attrs["size"] = 3
         filterset.form.fields["assignment_team"].widget.attrs["size"] = 3
@@ -260,13 +249,13 @@ def timeline_summary(entry):
     return "Note", True
 
 
-class ProblemActionView(PortalPermissionMixin, View):
-    """A POST action of the problem page. On success: a message and back to the page; on a
-    refusal: the page again (400) with the form, its input and the reason."""
+class ProblemActionView(ObjectActionView):
+    """A POST action of the problem page (``ObjectActionView``). On success: a message and back to
+    the page; on a refusal: the page again (400) with the form, its input and the reason."""
 
     model = Problem
-    permission_action = "change"
-    form_key = None
+    detail_view = ProblemDetailView
+    refusals = (ValidationError, APIException)
     extra_permissions = ()
 
     def has_permission(self):
@@ -275,46 +264,11 @@ class ProblemActionView(PortalPermissionMixin, View):
     def get(self, request, *args, **kwargs):
         return HttpResponseNotAllowed(["POST"])
 
-    def post(self, request, pk, **kwargs):
-        problem = get_object_or_404(Problem, pk=pk)
-        form = self.get_form(problem)
-        if form is not None and not form.is_valid():
-            return self.refused(problem, form)
-        try:
-            with transaction.atomic():
-                notice = self.act(problem, form, **kwargs)
-        except (ValidationError, APIException) as exc:
-            if form is None:
-                messages.error(request, _reason(exc))
-                return redirect(problem.get_absolute_url())
-            _service_error(form, exc)
-            return self.refused(problem, form)
-        messages.success(request, notice)
-        return redirect(self.success_url(problem))
+    def overrides(self, form):
+        return {"forms": {self.form_key: form}}
 
-    def get_form(self, problem):
-        return None
-
-    def act(self, problem, form, **kwargs):
-        raise NotImplementedError
-
-    def success_url(self, problem):
-        return problem.get_absolute_url()
-
-    def refused(self, problem, form):
-        view = ProblemDetailView()
-        view.setup(self.request, pk=problem.pk)
-        view.object = ProblemDetailView.queryset.get(pk=problem.pk)
-        context = view.get_context_data(object=view.object, forms={self.form_key: form})
-        response = view.render_to_response(context)
-        response.status_code = 400
-        return response
-
-
-def _reason(exc):
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc.detail)
+    def refusal_status(self, exc):
+        return 400
 
 
 class ProblemTransitionView(ProblemActionView):
@@ -331,10 +285,8 @@ class ProblemTransitionView(ProblemActionView):
 
 
 class ProblemWorkaroundView(ProblemActionView):
+    form_class = WorkaroundForm
     form_key = "workaround"
-
-    def get_form(self, problem):
-        return WorkaroundForm(self.request.POST)
 
     def act(self, problem, form):
         problem = services.post_workaround(problem, user=self.request.user, workaround=form.cleaned_data["workaround"])
@@ -343,11 +295,9 @@ class ProblemWorkaroundView(ProblemActionView):
 
 
 class ProblemLinkIncidentsView(ProblemActionView):
+    form_class = LinkIncidentsForm
     form_key = "link"
     extra_permissions = ("incidents.change_incident",)
-
-    def get_form(self, problem):
-        return LinkIncidentsForm(self.request.POST)
 
     def act(self, problem, form):
         linked = services.link_incidents(problem, form.cleaned_data["incidents"], user=self.request.user)
@@ -366,10 +316,8 @@ class ProblemUnlinkIncidentView(ProblemActionView):
 
 
 class ProblemNoteView(ProblemActionView):
+    form_class = ProblemNoteForm
     form_key = "note"
-
-    def get_form(self, problem):
-        return ProblemNoteForm(self.request.POST)
 
     def act(self, problem, form):
         services.add_problem_note(problem, user=self.request.user, body=form.cleaned_data["body"])
@@ -383,7 +331,7 @@ class ProblemKnownErrorView(ProblemActionView):
         self.known_error = services.known_error_from_problem(problem, user=self.request.user)
         return f"Recorded known error {self.known_error.number}."
 
-    def success_url(self, problem):
+    def get_success_url(self, problem):
         return self.known_error.get_absolute_url()
 
 
@@ -410,7 +358,7 @@ class ProblemFromIncidentsView(PortalPermissionMixin, View):
                     services.resolve_incident_refs(refs), user=request.user, title=data.get("title")
                 )
         except ValidationError as exc:
-            messages.error(request, f"No problem was created: {_reason(exc)}")
+            messages.error(request, f"No problem was created: {refusal_reason(exc)}")
             return redirect(self.back_url())
         count = problem.incidents.count()
         messages.success(
@@ -435,12 +383,12 @@ class ProblemEditView(ObjectEditView):
     form_class = ProblemForm
     template_name = "incidents/problem_form.html"
 
-    def get(self, request, *args, **kwargs):
-        problem = self.get_object()
-        if problem is not None and problem.state == ProblemState.CLOSED:
-            messages.info(request, f"{problem.number} is closed: it can no longer be edited.")
-            return redirect(problem.get_absolute_url())
-        return super().get(request, *args, **kwargs)
+    locked_level = messages.INFO
+
+    def locked_reason(self, problem):
+        if problem.state == ProblemState.CLOSED:
+            return f"{problem.number} is closed: it can no longer be edited."
+        return None
 
     def form_valid(self, form):
         try:

@@ -1,7 +1,17 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import NoReverseMatch
 from rest_framework import serializers
 
 from itom.api.exceptions import django_errors_to_drf
+
+
+def web_url(obj):
+    """The object's page in the portal, or "" when the pages are not installed (an API-only
+    deployment): what a serializer's ``web_url`` answers."""
+    try:
+        return obj.get_absolute_url()
+    except NoReverseMatch:
+        return ""
 
 
 class ValidatedModelSerializer(serializers.ModelSerializer):

@@ -510,3 +510,17 @@ def test_the_page_runs_the_same_number_of_queries_whatever_the_size_of_the_chang
     with CaptureQueriesContext(connection) as large:
         assert client.get(url(change)).status_code == 200
     assert len(large) == len(small), [q["sql"] for q in large.captured_queries]
+
+
+def test_a_change_impacting_many_cis_names_the_first_fifty_and_counts_the_rest(client, alice):
+    from tests.factories import link
+
+    core = CIFactory(name="core-sw")
+    for i in range(60):
+        link(CIFactory(name=f"dependent-{i:02d}"), core, "depends-on")
+    change = new_change(alice, affected_cis=[core])
+    assert change.impacted_cis.count() == 60
+    client.force_login(alice)
+    body = client.get(url(change)).content.decode()
+    assert "dependent-49" in body and "dependent-50" not in body
+    assert "… and 10 more" in body
