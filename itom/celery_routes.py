@@ -18,4 +18,5 @@ TASK_ROUTES = {
     "slas.tasks.scan_sla_clocks": {"queue": "default"},
     "incidents.tasks.auto_close_resolved": {"queue": "default"},
     "incidents.tasks.record_sla_events": {"queue": "default"},
+    "vendors.tasks.daily_contract_check": {"queue": "default"},
 }

@@ -30,6 +30,9 @@ _AGENT_WRITE = (
     "changes.change_changerequest",
     "changes.add_standardchangetemplate",
     "changes.change_standardchangetemplate",
+    # Vendors and contracts (and their costs) are managers'; agents escalate incidents to vendors.
+    "vendors.add_vendorescalation",
+    "vendors.change_vendorescalation",
     "monitoring.*",
 )
 ROLE_PERMISSIONS = {

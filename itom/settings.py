@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "cmdb",
     "slas",
     "incidents",
+    "vendors",
     "changes",
 ]
 
@@ -256,6 +257,7 @@ CELERY_BEAT_SCHEDULE = {
     "auto-close-resolved-incidents": {"task": "incidents.tasks.auto_close_resolved", "schedule": 3600},
     "requeue-stalled-webhooks": {"task": "itom.tasks.requeue_stalled_webhooks", "schedule": 60},
     "prune-notifications": {"task": "itom.tasks.prune_notifications", "schedule": 24 * 3600},
+    "daily-contract-check": {"task": "vendors.tasks.daily_contract_check", "schedule": 24 * 3600},
 }
 
 # --- REST API -------------------------------------------------------------------------------
@@ -302,6 +304,10 @@ SPECTACULAR_SETTINGS = {
         "ApprovalStageStateEnum": "changes.choices.StageState",
         "TemplateStateEnum": "changes.choices.TemplateState",
         "RiskLevelEnum": "changes.choices.RiskLevel",
+        "ContractTypeEnum": "vendors.choices.ContractType",
+        "VendorStatusEnum": "vendors.choices.VendorStatus",
+        "CIStatusEnum": "cmdb.choices.Status",
+        "EscalationStateEnum": "vendors.choices.EscalationState",
     },
 }
 API_TOKEN_LAST_USED_RESOLUTION = 60  # seconds between last_used_at writes for one token

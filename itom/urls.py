@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("cmdb.urls")),
     path("", include("slas.urls")),
     path("", include("incidents.urls")),
+    path("", include("vendors.urls")),
     path("", include("changes.urls")),
     path("", include(auth_urlpatterns)),
 ]

@@ -676,9 +676,10 @@ def attachment_type(name, declared):
     return guessed or declared
 
 
-@transaction.atomic
-def add_attachment(incident, *, user, uploaded_file):
-    """Attach a file (``ATTACHMENT_MAX_MB``, ``ATTACHMENT_CONTENT_TYPES``) with a timeline line."""
+def checked_upload(uploaded_file):
+    """``(name, content_type, size)`` of an uploaded file within the attachment limits
+    (``ATTACHMENT_MAX_MB``, ``ATTACHMENT_CONTENT_TYPES``), else a ``ValidationError`` on ``file``.
+    Incident attachments and contract documents (``vendors``) share it."""
     if uploaded_file is None:
         raise ValidationError({"file": "Choose a file to attach."})
     name = _clean_file_name(getattr(uploaded_file, "name", ""))
@@ -690,7 +691,13 @@ def add_attachment(incident, *, user, uploaded_file):
         raise ValidationError(
             {"file": f"{name} is {size / 1024 / 1024:.1f} MB; the limit is {settings.ATTACHMENT_MAX_MB} MB."}
         )
-    content_type = attachment_type(name, getattr(uploaded_file, "content_type", ""))
+    return name, attachment_type(name, getattr(uploaded_file, "content_type", "")), size
+
+
+@transaction.atomic
+def add_attachment(incident, *, user, uploaded_file):
+    """Attach a file (``ATTACHMENT_MAX_MB``, ``ATTACHMENT_CONTENT_TYPES``) with a timeline line."""
+    name, content_type, size = checked_upload(uploaded_file)
     incident = _lock(incident)
     now = timezone.now()
     attachment = Attachment(

@@ -26,5 +26,6 @@ urlpatterns = [
     path("cmdb/", include("cmdb.api.urls")),
     path("sla/", include("slas.api.urls")),
     path("", include("incidents.api.urls")),
+    path("vendors/", include("vendors.api.urls")),
     path("changes/", include("changes.api.urls")),
 ]

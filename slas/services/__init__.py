@@ -26,14 +26,21 @@ target) or canceled. A running or paused clock whose target has passed carries `
 has passed as breached in one statement, claims the running clocks whose next warning threshold
 has passed in another, recomputes the next threshold of the claimed clocks only, and sends
 ``slas.events`` after commit.
+
+**Clocks with targets given by the caller** (``start_fixed_clocks``, ``stop_clock``,
+``cancel_clocks``): no policy — the caller names the calendar and the target per metric (a
+vendor's contract terms in its support hours). The scan warns and breaches them like the others.
 """
 
 from slas.services.clocks import (
     Subject,
     active_policies,
+    cancel_clocks,
     matching_policy,
     policy_matches,
     replan_clocks,
+    start_fixed_clocks,
+    stop_clock,
     sync_clocks,
     target_minutes,
 )
@@ -52,6 +59,7 @@ __all__ = [
     "Subject",
     "active_policies",
     "add_holiday",
+    "cancel_clocks",
     "delete_calendar",
     "delete_holiday",
     "delete_policy",
@@ -62,6 +70,8 @@ __all__ = [
     "save_calendar",
     "save_policy",
     "scan",
+    "start_fixed_clocks",
+    "stop_clock",
     "sync_clocks",
     "target_minutes",
 ]

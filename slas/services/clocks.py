@@ -203,6 +203,25 @@ def _mark_breached(clock, when, batch):
     batch.breached.append(clock)
 
 
+def _new_clock(obj, content_type, policy, calendar, metric, priority, target_seconds, at):
+    """A running clock on ``obj`` from ``at``, planned and saved."""
+    clock = SLAClock(
+        content_type=content_type,
+        object_id=obj.pk,
+        policy=policy,
+        calendar=calendar,
+        metric=metric,
+        priority=priority,
+        target_seconds=target_seconds,
+        state=ClockState.RUNNING,
+        started_at=at,
+        running_since=at,
+    )
+    _plan(clock)
+    clock.save()
+    return clock
+
+
 def _start(obj, content_type, subject, at, batch):
     policy = matching_policy(subject)
     if policy is None:
@@ -212,20 +231,7 @@ def _start(obj, content_type, subject, at, batch):
         minutes = target_minutes(policy, metric, subject.priority)
         if minutes is None:
             continue
-        clock = SLAClock(
-            content_type=content_type,
-            object_id=obj.pk,
-            policy=policy,
-            calendar=policy.calendar,
-            metric=metric,
-            priority=subject.priority,
-            target_seconds=minutes * 60,
-            state=ClockState.RUNNING,
-            started_at=at,
-            running_since=at,
-        )
-        _plan(clock)
-        clock.save()
+        clock = _new_clock(obj, content_type, policy, policy.calendar, metric, subject.priority, minutes * 60, at)
         batch.event(
             clock,
             ClockEventKind.STARTED,
@@ -432,6 +438,89 @@ def sync_clocks(obj, subject, at=None):
         breached = list(batch.breached)
         transaction.on_commit(lambda: _send(events.sla_breached, breached))
     return sorted(clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9))
+
+
+# --- clocks with targets given by the caller ---------------------------------------------------
+
+
+def _object_clocks(obj):
+    content_type = ContentType.objects.get_for_model(obj)
+    return content_type, SLAClock.objects.select_for_update(of=("self",)).filter(
+        content_type=content_type, object_id=obj.pk
+    )
+
+
+def _finish(batch):
+    if batch.events:
+        SLAClockEvent.objects.bulk_create(batch.events)
+    if batch.breached:
+        breached = list(batch.breached)
+        transaction.on_commit(lambda: _send(events.sla_breached, breached))
+
+
+@transaction.atomic
+def start_fixed_clocks(obj, *, calendar, priority, targets, at=None, reason=""):
+    """Start a clock per metric of ``targets`` (``{metric: seconds}``) on ``obj`` with no policy:
+    the caller gives the targets and the calendar (a vendor's contract terms and support hours,
+    say). A metric that already has a clock, or no target, is left out. The scan warns and
+    breaches these clocks like any other; they stop with ``stop_clock``. Returns the clocks
+    started."""
+    at = _aware(at)
+    content_type, existing = _object_clocks(obj)
+    have = {clock.metric for clock in existing}
+    batch, clocks = _Batch(at), []
+    for metric, seconds in targets.items():
+        if metric not in Metric.values:
+            raise ValueError(f"unknown metric {metric!r}")
+        if metric in have or not seconds:
+            continue
+        clock = _new_clock(obj, content_type, None, calendar, metric, priority, int(seconds), at)
+        batch.event(
+            clock,
+            ClockEventKind.STARTED,
+            f"{reason + ': ' if reason else ''}P{priority} {clock.get_metric_display().lower()} target "
+            f"{_minutes(clock.target_seconds)} on calendar “{calendar.name}”",
+            calendar=calendar.pk,
+            calendar_name=calendar.name,
+            priority=priority,
+            target_seconds=clock.target_seconds,
+            due_at=_iso(clock.due_at),
+        )
+        clocks.append(clock)
+    _finish(batch)
+    return sorted(clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9))
+
+
+@transaction.atomic
+def stop_clock(obj, metric, *, reason, at=None):
+    """Stop ``obj``'s open ``metric`` clock: met if the business time counted is within its
+    target, breached otherwise. Returns the clock (None when ``obj`` has no such clock); a clock
+    already stopped is returned as it is."""
+    at = _aware(at)
+    _, clocks = _object_clocks(obj)
+    clock = clocks.filter(metric=metric).select_related("calendar").first()
+    if clock is None or clock.state not in ACTIVE_CLOCK_STATES:
+        return clock
+    batch = _Batch(at)
+    _stop(clock, at, reason, batch)
+    clock.save()
+    _finish(batch)
+    return clock
+
+
+@transaction.atomic
+def cancel_clocks(obj, *, at=None):
+    """Cancel ``obj``'s open clocks (the work they timed was withdrawn). Returns them."""
+    at = _aware(at)
+    _, clocks = _object_clocks(obj)
+    batch, canceled = _Batch(at), []
+    for clock in clocks.select_related("calendar"):
+        if clock.state in ACTIVE_CLOCK_STATES:
+            _cancel(clock, at, batch)
+            clock.save()
+            canceled.append(clock)
+    _finish(batch)
+    return canceled
 
 
 _TRACKED = (
