@@ -33,6 +33,7 @@ CONTRACT_EVENTS = {
     "contract.renewal_due": "Contract notice deadline approaching",
     "contract.renewed": "Contract renewed automatically",
     "contract.expired": "Contract expired",
+    "vendor.sla_breached": "Vendor missed a response or resolution target",
 }
 
 
@@ -117,7 +118,7 @@ def _record(clock, escalation, event, body, **data):
 
     key = {"vendor_clock": clock.pk, "event": event, **data}
     if TimelineEntry.objects.filter(incident_id=escalation.incident_id, kind=TimelineKind.SYSTEM, data__contains=key):
-        return
+        return False
     ticket = f" (ticket {escalation.vendor_ticket})" if escalation.vendor_ticket else ""
     record(
         escalation.incident,
@@ -125,6 +126,7 @@ def _record(clock, escalation, event, body, **data):
         body=f"{escalation.vendor}{ticket} under {escalation.contract.number}: {body}",
         data={**key, "vendor_escalation": escalation.pk, "metric": clock.metric},
     )
+    return True
 
 
 def _each(clocks, handle, what):
@@ -155,13 +157,23 @@ def on_vendor_clock_warning(sender, clocks, **kwargs):
 
 
 def on_vendor_clock_breached(sender, clocks, **kwargs):
+    """A timeline line on the incident, and a notification to the incident's assignee (the team
+    lead when nobody is assigned) and the contract's owner, who deal with the vendor."""
+    from incidents.notifications import notify_about, team_lead
+
     def handle(clock, escalation):
         metric = clock.get_metric_display().lower()
-        _record(
-            clock,
-            escalation,
-            "breached",
-            f"the vendor's {metric} target passed ({_local(clock.breached_at or clock.due_at, clock)}).",
-        )
+        when = _local(clock.breached_at or clock.due_at, clock)
+        if _record(clock, escalation, "breached", f"the vendor's {metric} target passed ({when})."):
+            incident = escalation.incident
+            notify_about(
+                "vendor.sla_breached",
+                incident,
+                [incident.assignee or team_lead(incident.assignment_team_id), escalation.contract.owner],
+                user=None,
+                title=f"{escalation.vendor} missed its {metric} target on {incident.number}",
+                body=f"Under {escalation.contract.number}; the target passed {when}.",
+                data={"vendor": escalation.vendor.name, "contract": escalation.contract.number, "metric": clock.metric},
+            )
 
     _each(clocks, handle, "breach")

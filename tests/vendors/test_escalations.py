@@ -345,3 +345,21 @@ def test_a_vendor_clock_event_recorded_twice_writes_one_line(now, alice):
     on_vendor_clock_breached(sender=SLAClock, clocks=[clock])
 
     assert TimelineEntry.objects.filter(incident=incident, data__vendor_clock=clock.pk).count() == 1
+
+
+def test_a_vendor_breach_notifies_the_incident_assignee_and_the_contract_owner_once(now, alice, maria, network_team):
+    from incidents.services.incidents import assign
+    from itom.models import Notification
+    from vendors.wiring import on_vendor_clock_breached
+
+    incident, covering = covered_incident(owner=maria)
+    assign(incident, user=alice, team=network_team, assignee=alice)
+    escalation = escalate(incident, user=alice, contract=covering, vendor_ticket="ACME-9")
+    clock = clocks_of(escalation)["response"]
+
+    on_vendor_clock_breached(sender=SLAClock, clocks=[clock])
+    on_vendor_clock_breached(sender=SLAClock, clocks=[clock])  # delivered twice: told once
+
+    sent = Notification.objects.filter(event="vendor.sla_breached")
+    assert sorted(sent.values_list("recipient__username", flat=True)) == ["alice", "maria"]
+    assert all(f"missed its response target on {incident.number}" in n.title for n in sent)
