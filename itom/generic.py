@@ -429,6 +429,8 @@ class ObjectActionView(PortalPermissionMixin, View):
         return redirect(self.get_success_url(obj))
 
     def act(self, obj, form, **kwargs):
+        """Call the service with the valid form; return the notice to show (or ""). Each action
+        view implements it (abstract)."""
         raise NotImplementedError
 
     def get_success_url(self, obj):

@@ -182,6 +182,7 @@ class NestedRowsSerializer(ValidatedModelSerializer):
         return obj
 
     def write_rows(self, obj, rows):
+        """Replace ``obj``'s nested rows with ``rows`` — each subclass says how (abstract)."""
         raise NotImplementedError
 
 

@@ -20,6 +20,7 @@ from changes.models import ChangeRequest, RiskOption
 from cmdb.models import CI, CIClass
 from incidents.choices import OPEN_STATES as INCIDENT_OPEN_STATES
 from incidents.models import Category, Incident
+from itom.locks import lock_row
 
 TEXT_FIELDS = (
     "description",
@@ -29,16 +30,6 @@ TEXT_FIELDS = (
     "test_plan",
     "emergency_justification",
 )
-
-
-def lock_row(model, obj, name, label):
-    """``obj`` (an instance of ``model`` or a primary key) as it is now in the database, its row
-    locked until the transaction ends; a ValidationError naming ``name`` when there is none."""
-    pk = obj.pk if isinstance(obj, model) else obj
-    try:
-        return model._default_manager.select_for_update().get(pk=pk)
-    except (model.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({name: f"{label} {pk} does not exist."}) from None
 
 
 def lock_change(change):

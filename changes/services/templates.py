@@ -23,9 +23,9 @@ from django.utils.text import slugify
 
 from changes.choices import TemplateState
 from changes.models import StandardChangeTemplate
-from changes.services.checks import lock_row
 from cmdb.models import CIClass
 from itom.api.exceptions import Conflict
+from itom.locks import lock_row
 from itom.roles import is_manager
 
 T = TemplateState

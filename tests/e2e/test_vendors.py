@@ -151,3 +151,17 @@ def test_a_manager_writes_a_vendor_and_its_contract(page, signed_in_manager, tmp
     page.locator("#vendor-subnav").get_by_role("link", name="Production CIs without support").click()
     expect(page.locator("#unsupported-cis")).to_contain_text("bare-db-01")
     expect(page.locator("#unsupported-cis")).not_to_contain_text("mail-01")
+
+    # The contract list finds it; the contract's and the vendor's History tabs list the writes.
+    page.locator("#vendor-subnav").get_by_role("link", name="Contracts").click()
+    page.get_by_label("Search").fill("Mail hosting")
+    page.get_by_label("Search").press("Enter")
+    expect(page.locator("#object-table")).to_contain_text(contract.number)
+    page.get_by_role("link", name=contract.number).click()
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page).to_have_url(f"/vendors/contracts/{contract.pk}/history/")
+    expect(page.locator(".change-entry").first).to_contain_text("maria")
+    page.goto(f"/vendors/{vendor.pk}/")
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page).to_have_url(f"/vendors/{vendor.pk}/history/")
+    expect(page.locator(".change-entry").first).to_contain_text("maria")

@@ -22,6 +22,7 @@ from django.utils import timezone
 from cmdb.models import CI
 from incidents.choices import Priority
 from itom.api.exceptions import Conflict
+from itom.locks import lock_row
 from itom.roles import is_manager
 from slas.models import BusinessCalendar
 from vendors.models import Contract, ContractDocument, ContractTerm, Vendor, VendorCategory, VendorContact
@@ -70,14 +71,6 @@ def _check_names(fields, allowed, what):
     refused = {name: f"Not a field of a {what} that can be set." for name in fields if name not in allowed}
     if refused:
         raise ValidationError(refused)
-
-
-def _lock(model, obj, name):
-    pk = obj.pk if isinstance(obj, model) else obj
-    try:
-        return model._default_manager.select_for_update().get(pk=pk)
-    except (model.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({name: f"{model._meta.verbose_name.capitalize()} {pk} does not exist."}) from None
 
 
 def _pk(value):
@@ -217,7 +210,7 @@ def update_vendor(vendor, *, user, **fields):
     """Edit a vendor (``VENDOR_FIELDS``; ``categories`` replaces the set)."""
     _require_manager(user, "edit vendors")
     _check_names(fields, VENDOR_FIELDS, "vendor")
-    vendor = _lock(Vendor, vendor, "vendor")
+    vendor = lock_row(Vendor, vendor, "vendor")
     return _save_vendor(vendor, dict(fields))
 
 
@@ -225,7 +218,7 @@ def update_vendor(vendor, *, user, **fields):
 def delete_vendor(vendor, *, user):
     """Delete a vendor and its contacts; refused (409) while contracts or escalations refer to it."""
     _require_manager(user, "delete vendors")
-    vendor = _lock(Vendor, vendor, "vendor")
+    vendor = lock_row(Vendor, vendor, "vendor")
     contracts = vendor.contracts.count()
     if contracts:
         raise Conflict(
@@ -252,7 +245,7 @@ def add_contact(vendor, *, user, name, **fields):
     """A contact person at ``vendor`` (``CONTACT_FIELDS``)."""
     _require_manager(user, "add vendor contacts")
     _check_names(fields, CONTACT_FIELDS, "contact")
-    vendor = _lock(Vendor, vendor, "vendor")
+    vendor = lock_row(Vendor, vendor, "vendor")
     contact = VendorContact(vendor=vendor)
     _assign_plain(contact, {"name": name, **fields})
     _full_clean(contact)
@@ -265,7 +258,7 @@ def update_contact(contact, *, user, **fields):
     """Edit a contact (``CONTACT_FIELDS``); a contact stays with its vendor."""
     _require_manager(user, "edit vendor contacts")
     fields = dict(fields)
-    contact = _lock(VendorContact, contact, "contact")
+    contact = lock_row(VendorContact, contact, "contact")
     _check_vendor_kept(fields, contact.vendor_id, "A contact")
     _check_names(fields, CONTACT_FIELDS, "contact")
     _assign_plain(contact, fields)
@@ -277,7 +270,7 @@ def update_contact(contact, *, user, **fields):
 @transaction.atomic
 def delete_contact(contact, *, user):
     _require_manager(user, "delete vendor contacts")
-    contact = _lock(VendorContact, contact, "contact")
+    contact = lock_row(VendorContact, contact, "contact")
     contact.delete()
 
 
@@ -427,7 +420,7 @@ def update_contract(contract, *, user, **fields):
     the set. A contract stays with its vendor."""
     _require_manager(user, "edit contracts")
     fields = dict(fields)
-    contract = _lock(Contract, contract, "contract")
+    contract = lock_row(Contract, contract, "contract")
     _check_vendor_kept(fields, contract.vendor_id, "A contract")
     _check_names(fields, CONTRACT_FIELDS, "contract")
     related = _prepare_contract(contract, fields)
@@ -441,7 +434,7 @@ def delete_contract(contract, *, user):
     """Delete a contract (its terms, documents and reminders go with it); refused (409) while
     vendor escalations refer to it."""
     _require_manager(user, "delete contracts")
-    contract = _lock(Contract, contract, "contract")
+    contract = lock_row(Contract, contract, "contract")
     escalations = contract.escalations.count()
     if escalations:
         raise Conflict(
@@ -462,7 +455,7 @@ def add_document(contract, *, user, uploaded_file):
 
     _require_manager(user, "attach contract documents")
     name, content_type, size = checked_upload(uploaded_file)
-    contract = _lock(Contract, contract, "contract")
+    contract = lock_row(Contract, contract, "contract")
     document = ContractDocument(contract=contract, name=name, content_type=content_type, size=size, uploaded_by=user)
     document.file.save(name, uploaded_file, save=False)
     try:

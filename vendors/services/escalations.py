@@ -29,6 +29,7 @@ from incidents.choices import HoldReason, IncidentState, TimelineKind
 from incidents.models import Incident
 from incidents.timeline import record
 from itom.api.exceptions import Conflict
+from itom.locks import lock_row
 from slas.choices import ClockState, Metric
 from slas.services import cancel_clocks, start_fixed_clocks, stop_clock
 from vendors.choices import SUPPORT_TYPES, ContractType, EscalationState
@@ -125,19 +126,11 @@ def _moment(at, escalation, now):
 
 
 def _lock_incident(incident):
-    pk = incident.pk if isinstance(incident, Incident) else incident
-    try:
-        return Incident.objects.select_for_update().get(pk=pk)
-    except (Incident.DoesNotExist, ValueError, TypeError):
-        raise ValidationError({"incident": f"Incident {pk} does not exist."}) from None
+    return lock_row(Incident, incident, "incident")
 
 
 def _lock_contract(contract):
-    pk = contract.pk if isinstance(contract, Contract) else contract
-    try:
-        return Contract.objects.select_for_update(of=("self",)).select_related("vendor", "support_calendar").get(pk=pk)
-    except (Contract.DoesNotExist, ValueError, TypeError):
-        raise ValidationError({"contract": f"Contract {pk} does not exist."}) from None
+    return lock_row(Contract.objects.select_related("vendor", "support_calendar"), contract, "contract")
 
 
 def _lock_escalation(escalation):
