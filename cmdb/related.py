@@ -24,6 +24,7 @@ class RelatedObjects:
     queryset: Callable  # (ci) -> QuerySet
     list_url: Callable | None = None  # (ci) -> URL of the full, filtered list
     order: int = 100
+    label: Callable = str  # (object) -> how the panel names one object (e.g. with its state)
 
 
 _registry = {}
@@ -38,7 +39,7 @@ def registered():
 
 
 def related_to(ci, user):
-    """``[(kind, count, first objects, list URL)]`` for the kinds ``user`` may see."""
+    """``[(kind, count, [(object, label)], list URL)]`` for the kinds ``user`` may see."""
     panels = []
     for kind in registered():
         if not user.has_perm(kind.permission):
@@ -46,5 +47,6 @@ def related_to(ci, user):
         queryset = kind.queryset(ci)
         objects = list(queryset[:SHOWN])
         count = len(objects) if len(objects) < SHOWN else queryset.count()
-        panels.append((kind, count, objects, kind.list_url(ci) if kind.list_url else None))
+        labelled = [(obj, kind.label(obj)) for obj in objects]
+        panels.append((kind, count, labelled, kind.list_url(ci) if kind.list_url else None))
     return panels

@@ -112,6 +112,13 @@ class Incident(NumberedModel, ChangeLoggedModel):
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    alert_fingerprint = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The monitoring problem that opened this incident (one open incident per fingerprint).",
+    )
     sla_clocks = GenericRelation("slas.SLAClock", related_query_name="incident")
 
     class Meta:
@@ -124,6 +131,12 @@ class Incident(NumberedModel, ChangeLoggedModel):
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="incidents_incident_not_own_parent"),
+            # One open incident per monitoring problem (``services.alerts.open_from_alert``).
+            models.UniqueConstraint(
+                fields=["alert_fingerprint"],
+                condition=~Q(alert_fingerprint="") & Q(state__in=["new", "in_progress", "on_hold"]),
+                name="incidents_one_open_per_alert_fingerprint",
+            ),
         ]
 
     def __str__(self):

@@ -19,4 +19,11 @@ TASK_ROUTES = {
     "incidents.tasks.auto_close_resolved": {"queue": "default"},
     "incidents.tasks.record_sla_events": {"queue": "default"},
     "vendors.tasks.daily_contract_check": {"queue": "default"},
+    "monitoring.tasks.dispatch_checks": {"queue": "default"},
+    # Batches are sent to their zone's queue (poll.<zone>) explicitly; this is the default zone's.
+    "monitoring.tasks.run_check_batch": {"queue": "poll.default"},
+    "monitoring.tasks.release_maintenance": {"queue": "default"},
+    "monitoring.tasks.rollup_results": {"queue": "default"},
+    "monitoring.tasks.prune_results": {"queue": "default"},
+    "monitoring.tasks.evaluate_metric_rules": {"queue": "default"},
 }

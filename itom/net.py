@@ -23,3 +23,19 @@ def client_ip(request):
         return str(ipaddress.ip_address(hops[-count]))
     except ValueError:
         return remote
+
+
+# Cloud metadata services (AWS, GCP, Azure, OpenStack: 169.254.169.254 and its link-local range;
+# AWS's IPv6 endpoint). Outgoing requests the portal makes for its users (webhooks, monitoring
+# checks) refuse them unless an operator allows it (DESIGN.md §7).
+METADATA_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+def metadata_address(address):
+    """The address (an ``ip_address``) if ``address`` is a cloud metadata address — also in its
+    IPv4-mapped IPv6 form (``::ffff:169.254.169.254``) — else None. ``ValueError`` when it is not
+    an IP address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    return ip if any(ip in network for network in METADATA_NETWORKS) else None

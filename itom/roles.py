@@ -33,7 +33,14 @@ _AGENT_WRITE = (
     # Vendors and contracts (and their costs) are managers'; agents escalate incidents to vendors.
     "vendors.add_vendorescalation",
     "vendors.change_vendorescalation",
-    "monitoring.*",
+    # Checks, alerts, maintenance windows and metric rules; zones and the inbound integrations
+    # (which hold tokens) are managers'.
+    "monitoring.*_check",
+    "monitoring.*_checkresult",
+    "monitoring.*_alert",
+    "monitoring.*_maintenancewindow",
+    "monitoring.*_metricrule",
+    "monitoring.*_metricsample",
 )
 ROLE_PERMISSIONS = {
     VIEWER: _READ,

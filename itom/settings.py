@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "incidents",
     "vendors",
     "changes",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 # Periodic tasks. django-celery-beat copies these into its tables at every beat start (so their
 # schedules are set here); managers may disable one in the admin and that sticks.
+# Monitoring's dispatcher period (seconds); it is also how far ahead a dispatch claims checks.
+MONITORING_DISPATCH_SECONDS = env.integer("MONITORING_DISPATCH_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "prune-audit-log": {"task": "itom.tasks.prune_audit_log", "schedule": 24 * 3600},
     # A scan that finds nothing to do is one index lookup; one left behind by a busy worker expires.
@@ -258,6 +261,16 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-webhooks": {"task": "itom.tasks.requeue_stalled_webhooks", "schedule": 60},
     "prune-notifications": {"task": "itom.tasks.prune_notifications", "schedule": 24 * 3600},
     "daily-contract-check": {"task": "vendors.tasks.daily_contract_check", "schedule": 24 * 3600},
+    # Monitoring: claim due checks and send their batches to the zones' queues (a dispatch that
+    # waited longer than its own period is stale: the next one does its work).
+    "dispatch-checks": {
+        "task": "monitoring.tasks.dispatch_checks",
+        "schedule": MONITORING_DISPATCH_SECONDS,
+        "options": {"expires": MONITORING_DISPATCH_SECONDS},
+    },
+    "release-maintenance": {"task": "monitoring.tasks.release_maintenance", "schedule": 60, "options": {"expires": 55}},
+    "rollup-results": {"task": "monitoring.tasks.rollup_results", "schedule": 3600},
+    "prune-results": {"task": "monitoring.tasks.prune_results", "schedule": 3600},
 }
 
 # --- REST API -------------------------------------------------------------------------------
@@ -308,6 +321,12 @@ SPECTACULAR_SETTINGS = {
         "VendorStatusEnum": "vendors.choices.VendorStatus",
         "CIStatusEnum": "cmdb.choices.Status",
         "EscalationStateEnum": "vendors.choices.EscalationState",
+        "CheckKindEnum": "monitoring.choices.CheckKind",
+        "CheckStateEnum": "monitoring.choices.CheckState",
+        "ResultStatusEnum": "monitoring.choices.ResultStatus",
+        "SeverityEnum": "monitoring.choices.Severity",
+        "AlertStatusEnum": "monitoring.choices.AlertStatus",
+        "IntegrationKindEnum": "monitoring.choices.IntegrationKind",
     },
 }
 API_TOKEN_LAST_USED_RESOLUTION = 60  # seconds between last_used_at writes for one token
@@ -353,6 +372,18 @@ WEBHOOK_BACKOFF_SECONDS = env.integer("WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.integer("WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
 # Cloud metadata addresses (169.254.0.0/16, fd00:ec2::254) are refused as webhook targets unless on.
 WEBHOOK_ALLOW_METADATA_ADDRESSES = env.boolean("WEBHOOK_ALLOW_METADATA_ADDRESSES", False)
+# Monitoring (docs/monitoring.md). Raw check results are kept this many days (hourly rollups
+# keep uptime and latency for MONITORING_ROLLUP_RETENTION_DAYS); the shortest interval a check
+# may have; how many checks one batch task runs, and how many of them at once; a claimed check
+# whose batch has not reported after its timeout plus MONITORING_RECLAIM_SECONDS is claimed again.
+MONITORING_RESULT_RETENTION_DAYS = env.integer("MONITORING_RESULT_RETENTION_DAYS", 7, minimum=1)
+MONITORING_ROLLUP_RETENTION_DAYS = env.integer("MONITORING_ROLLUP_RETENTION_DAYS", 400, minimum=1)
+MONITORING_MIN_INTERVAL = env.integer("MONITORING_MIN_INTERVAL", 10, minimum=1)
+MONITORING_BATCH_SIZE = env.integer("MONITORING_BATCH_SIZE", 200, minimum=1)
+MONITORING_CONCURRENCY = env.integer("MONITORING_CONCURRENCY", 200, minimum=1)
+MONITORING_RECLAIM_SECONDS = env.integer("MONITORING_RECLAIM_SECONDS", 60, minimum=1)
+# Cloud metadata addresses are refused as check targets unless on (DESIGN.md §7).
+MONITORING_ALLOW_METADATA_ADDRESSES = env.boolean("MONITORING_ALLOW_METADATA_ADDRESSES", False)
 # Webhook deliveries and in-app notifications are deleted this many days after they were made.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.integer("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
 NOTIFICATION_RETENTION_DAYS = env.integer("NOTIFICATION_RETENTION_DAYS", 180, minimum=1)
@@ -373,5 +404,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # One INFO line per HTTP request: far too many at the poller's volume.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

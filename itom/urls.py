@@ -17,5 +17,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("vendors.urls")),
     path("", include("changes.urls")),
+    path("", include("monitoring.urls")),
+    path("ping/", include("monitoring.urls_ping")),
     path("", include(auth_urlpatterns)),
 ]

@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from itom import net
 from itom.audit import jsonable
 from itom.choices import DeliveryState, WebhookKind
 from itom.models import WebhookDelivery, WebhookEndpoint
@@ -66,7 +67,7 @@ EARLY_TOLERANCE = timedelta(seconds=5)
 STALL_AFTER = timedelta(minutes=5)
 REQUEUE_BATCH = 500
 
-METADATA_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
+METADATA_NETWORKS = net.METADATA_NETWORKS
 
 
 # --- Signing -------------------------------------------------------------------------------------
@@ -97,10 +98,8 @@ def metadata_refusal(address):
     """Why ``address`` (an IP) may not be called, or None."""
     if settings.WEBHOOK_ALLOW_METADATA_ADDRESSES:
         return None
-    ip = ipaddress.ip_address(address)
-    if getattr(ip, "ipv4_mapped", None):
-        ip = ip.ipv4_mapped
-    if any(ip in network for network in METADATA_NETWORKS):
+    ip = net.metadata_address(address)
+    if ip is not None:
         return (
             f"{ip} is a cloud metadata address, which webhooks may not call "
             "(an operator may allow it with WEBHOOK_ALLOW_METADATA_ADDRESSES)."

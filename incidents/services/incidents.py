@@ -260,6 +260,7 @@ def create_incident(
     affected_cis=(),
     watchers=(),
     parent=None,
+    alert_fingerprint="",
 ):
     """Open an incident: priority from the matrix, affected business services from the CMDB,
     SLA clocks started, a first timeline line, the team (or assignee) and watchers notified."""
@@ -304,6 +305,7 @@ def create_incident(
         assignee=assignee,
         source=source,
         parent=parent,
+        alert_fingerprint=alert_fingerprint,
         opened_by=user if user is not None and user.is_authenticated else None,
         first_responded_at=now if assignee is not None and user is not None else None,
     )

@@ -46,6 +46,13 @@ class APIRootView(APIView):
         "changes/approval-policies": "change-approval-policy-list",
         "changes/cab": "change-cab",
         "changes/kpis": "change-kpis",
+        "monitoring/zones": "monitoring-zone-list",
+        "monitoring/checks": "monitoring-check-list",
+        "monitoring/alerts": "monitoring-alert-list",
+        "monitoring/maintenance": "monitoring-maintenance-list",
+        "monitoring/integrations": "monitoring-integration-list",
+        "monitoring/rules": "monitoring-rule-list",
+        "monitoring/metrics": "monitoring-metrics",
         "schema": "schema",
         "docs": "docs",
     }

@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("incidents.api.urls")),
     path("vendors/", include("vendors.api.urls")),
     path("changes/", include("changes.api.urls")),
+    path("monitoring/", include("monitoring.api.urls")),
 ]

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from itom.api.views import ObjectChangeViewSet
@@ -9,7 +10,9 @@ from tests.factories import TeamFactory
 
 
 def _a_change():
-    return ObjectChange.objects.filter(object_id=str(TeamFactory().pk), action="create").get()
+    team = TeamFactory()
+    content_type = ContentType.objects.get_for_model(team)
+    return ObjectChange.objects.filter(content_type=content_type, object_id=str(team.pk), action="create").get()
 
 
 class TestAuditAPI(ReadOnlyAPIEndpointTests):

@@ -57,7 +57,7 @@ def test_the_ci_page_lists_the_contracts_covering_the_ci_to_those_who_may_see_co
     panels = {kind.key: (count, objects, url) for kind, count, objects, url in related.related_to(ci, alice)}
 
     count, objects, url = panels["contracts"]
-    assert (count, objects) == (1, [covering])
+    assert (count, [obj for obj, _label in objects]) == (1, [covering])
     assert url.endswith(f"?ci={ci.pk}")
     nobody = UserFactory(username="nobody")  # no role
     assert "contracts" not in {kind.key for kind, *_ in related.related_to(ci, nobody)}

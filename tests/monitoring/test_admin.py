@@ -1,0 +1,99 @@
+"""Monitoring in the admin console: managers browse every model; checks are saved through the
+check service (bad parameters show on the form and write nothing); results, rollups, alerts and
+samples are read-only; integrations are created on their page (the token is shown once there),
+never in the admin; other roles are kept out."""
+
+import pytest
+
+from monitoring.models import Check
+from tests.factories import CIFactory
+from tests.monitoring.factories import AlertFactory, CheckFactory, MaintenanceWindowFactory, default_zone
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    "zone",
+    "check",
+    "checkresult",
+    "checkrollup",
+    "alert",
+    "maintenancewindow",
+    "integration",
+    "metricrule",
+    "metricsample",
+]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_manager_opens_each_changelist(maria_client, model):
+    assert maria_client.get(f"/admin/monitoring/{model}/").status_code == 200
+
+
+def test_a_manager_opens_the_change_pages(maria_client):
+    check = CheckFactory()
+    alert = AlertFactory(monitor=check, ci=check.ci)
+    window = MaintenanceWindowFactory(cis=[check.ci])
+    for path in (
+        f"/admin/monitoring/check/{check.pk}/change/",
+        f"/admin/monitoring/alert/{alert.pk}/change/",
+        f"/admin/monitoring/maintenancewindow/{window.pk}/change/",
+        f"/admin/monitoring/zone/{default_zone().pk}/change/",
+        "/admin/monitoring/check/add/",
+    ):
+        assert maria_client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("model", ["checkresult", "checkrollup", "alert", "metricsample", "integration"])
+def test_rows_written_by_the_poller_or_with_a_token_cannot_be_added(maria_client, model):
+    assert maria_client.get(f"/admin/monitoring/{model}/add/").status_code == 403
+
+
+def check_form(ci, **fields):
+    data = {
+        "name": "Made in the admin",
+        "ci": ci.pk,
+        "kind": "tcp",
+        "target": "127.0.0.1",
+        "port": "5432",
+        "params": "{}",
+        "zone": default_zone().pk,
+        "enabled": "on",
+        "interval": "60",
+        "timeout": "5",
+        "max_attempts": "3",
+        "retry_interval": "30",
+        "recovery_threshold": "2",
+        "auto_resolve": "on",
+        "severity": "major",
+        "results-TOTAL_FORMS": "0",
+        "results-INITIAL_FORMS": "0",
+    }
+    return data | fields
+
+
+def test_a_check_added_in_the_admin_goes_through_the_service(maria_client):
+    ci = CIFactory()
+    response = maria_client.post("/admin/monitoring/check/add/", check_form(ci))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    check = Check.objects.get(name="Made in the admin")
+    assert check.next_due_at is not None  # set by the service: the first run is scheduled
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"port": "70000"}, "port"), ({"interval": "1"}, "interval"), ({"target": "169.254.169.254"}, "target")],
+)
+def test_bad_parameters_show_on_the_admin_form_and_write_nothing(maria_client, fields, field):
+    ci = CIFactory()
+    response = maria_client.post("/admin/monitoring/check/add/", check_form(ci, **fields))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Check.objects.filter(name="Made in the admin").exists()
+
+
+@pytest.mark.parametrize("who", ["alice", "victor"])
+def test_agents_and_viewers_are_kept_out(client, people, who):
+    client.force_login(people[who])
+    for model in MODELS:
+        response = client.get(f"/admin/monitoring/{model}/")
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], model
