@@ -54,23 +54,7 @@ class RecentResultInline(ReadOnlyInline):
         return queryset.filter(pk__in=queryset.order_by("-at").values("pk")[:20])
 
 
-RUNTIME_FIELDS = [
-    "state",
-    "state_type",
-    "attempt",
-    "consecutive_ok",
-    "flapping",
-    "flap_percent",
-    "last_checked_at",
-    "last_status",
-    "last_message",
-    "last_latency_ms",
-    "last_state_change_at",
-    "next_due_at",
-    "claimed_until",
-    "last_ping_at",
-    "uuid",
-]
+RUNTIME_FIELDS = [*Check.RUNTIME_FIELDS, "uuid"]
 
 
 @admin.register(Check)

@@ -17,6 +17,7 @@ from django.urls import reverse
 from cmdb.models import CI, CIClass, Tag
 from monitoring.choices import CheckKind, Recurrence
 from monitoring.models import Check, Integration, MetricRule, Zone
+from monitoring.services import checks, maintenance
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -112,23 +113,9 @@ PARAM_FIELDS = {
     CheckKind.HEARTBEAT: [("heartbeat_period", "period", _same, _same), ("heartbeat_grace", "grace", _same, _same)],
 }
 PARAM_FIELD_NAMES = {name for fields in PARAM_FIELDS.values() for name, *_ in fields}
-# The check's own fields, as ``create_check`` / ``update_check`` take them.
-CHECK_FIELDS = (
-    "name",
-    "ci",
-    "kind",
-    "target",
-    "port",
-    "interval",
-    "timeout",
-    "max_attempts",
-    "retry_interval",
-    "recovery_threshold",
-    "auto_resolve",
-    "severity",
-    "zone",
-    "enabled",
-)
+# The check's own fields, as ``create_check`` / ``update_check`` take them (``params`` is built
+# from the kind's fields above).
+CHECK_FIELDS = tuple(name for name in checks.FIELDS if name != "params")
 
 
 class SingleCIMixin:
@@ -427,20 +414,7 @@ class MaintenanceWindowForm(forms.Form):
     duration_minutes = forms.IntegerField(required=False, min_value=1, label="Duration (minutes)")
     active = forms.BooleanField(required=False, initial=True)
 
-    FIELDS = (
-        "name",
-        "reason",
-        "cis",
-        "ci_classes",
-        "tags",
-        "recurrence",
-        "start",
-        "end",
-        "weekdays",
-        "start_time",
-        "duration_minutes",
-        "active",
-    )
+    FIELDS = maintenance.WINDOW_FIELDS
 
     def __init__(self, *args, window=None, **kwargs):
         self.window = window

@@ -57,8 +57,9 @@ class Check(ChangeLoggedModel):
     """One thing to watch on a CI. ``params`` holds the kind's own settings (validated per kind by
     ``monitoring.params``); the runtime fields below it are written by the poller."""
 
-    # Runtime fields change with every run: kept out of the audit trail.
-    audit_exclude = (
+    # Written by the poller (read-only everywhere else), and with every run: kept out of the audit
+    # trail. The admin, the API and the pages list them from here.
+    RUNTIME_FIELDS = (
         "state",
         "state_type",
         "attempt",
@@ -75,8 +76,8 @@ class Check(ChangeLoggedModel):
         "claimed_until",
         "last_ping_at",
         "last_start_at",
-        "updated_at",
     )
+    audit_exclude = (*RUNTIME_FIELDS, "updated_at")
 
     name = models.CharField(max_length=200)
     ci = models.ForeignKey("cmdb.CI", on_delete=models.CASCADE, related_name="checks", verbose_name="CI")

@@ -31,6 +31,7 @@ from monitoring.models import (
     MetricSample,
     Zone,
 )
+from monitoring.services import checks, maintenance
 
 INGEST_PATHS = {
     "alertmanager": "monitoring-ingest-alertmanager",
@@ -73,6 +74,10 @@ class PingURLsSerializer(serializers.Serializer):
     fail = serializers.URLField()
 
 
+# The poller's fields, read-only (the lease is the engine's business).
+RUNTIME_FIELDS = [name for name in Check.RUNTIME_FIELDS if name != "claimed_until"]
+
+
 class CheckSerializer(serializers.ModelSerializer):
     """A check, with its runtime state (read-only, written by the poller) and, for a heartbeat,
     the URLs its job calls (``ping_urls``)."""
@@ -98,59 +103,17 @@ class CheckSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "display",
-            "name",
-            "ci",
+            *checks.FIELDS,
             "ci_name",
-            "kind",
-            "target",
-            "port",
-            "params",
-            "interval",
-            "timeout",
-            "max_attempts",
-            "retry_interval",
-            "recovery_threshold",
-            "auto_resolve",
-            "severity",
-            "zone",
             "zone_name",
-            "enabled",
             "uuid",
             "ping_urls",
-            # runtime
-            "state",
-            "state_type",
-            "attempt",
-            "consecutive_ok",
-            "flapping",
-            "flap_percent",
-            "last_checked_at",
-            "last_status",
-            "last_message",
-            "last_latency_ms",
-            "last_state_change_at",
-            "next_due_at",
-            "last_ping_at",
+            *RUNTIME_FIELDS,
             "web_url",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [
-            "uuid",
-            "state",
-            "state_type",
-            "attempt",
-            "consecutive_ok",
-            "flapping",
-            "flap_percent",
-            "last_checked_at",
-            "last_status",
-            "last_message",
-            "last_latency_ms",
-            "last_state_change_at",
-            "next_due_at",
-            "last_ping_at",
-        ]
+        read_only_fields = ["uuid", *RUNTIME_FIELDS]
         extra_kwargs = {"name": {"required": False}, "kind": {"required": False}}
 
     def get_display(self, check) -> str:
@@ -311,18 +274,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "display",
-            "name",
-            "reason",
-            "cis",
-            "ci_classes",
-            "tags",
-            "recurrence",
-            "start",
-            "end",
-            "weekdays",
-            "start_time",
-            "duration_minutes",
-            "active",
+            *maintenance.WINDOW_FIELDS,
             "in_effect",
             "created_by",
             "web_url",
