@@ -299,10 +299,12 @@ class ObjectHistoryView(PortalPermissionMixin, generic.DetailView):
 
 class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
     """Create (no ``pk`` in the URL) or edit an object with ``form_class``. Override
-    ``save_form`` to route the write through the app's service."""
+    ``save_form`` to route the write through the app's service; what it raises of ``refusals``
+    comes back on the form (``refused``), and ``saved`` answers a save."""
 
     template_name = "generic/object_form.html"
     locked_level = messages.WARNING  # the level of the message ``locked_reason`` shows
+    refusals = (ValidationError,)  # what ``save_form`` may raise to show the form again, nothing written
 
     @property
     def permission_action(self):
@@ -331,9 +333,21 @@ class ObjectEditView(PortalPermissionMixin, generic.UpdateView):
         try:
             with transaction.atomic():
                 self.object = self.save_form(form)
-        except ValidationError as exc:
-            errors_to_form(form, exc)
+        except self.refusals as exc:
+            self.refused(form, exc)
             return self.form_invalid(form)
+        return self.saved()
+
+    def refused(self, form, exc):
+        """Put the refusal on the form: a ``ValidationError`` on the fields it names, another
+        reason on top."""
+        if isinstance(exc, ValidationError):
+            errors_to_form(form, exc)
+        else:
+            form.add_error(None, refusal_reason(exc))
+
+    def saved(self):
+        """The answer once ``self.object`` is saved: a notice, then its page."""
         messages.success(self.request, f"Saved {self.model._meta.verbose_name} “{self.object}”.")
         return redirect(self.get_success_url())
 

@@ -27,7 +27,7 @@ integrations (``itom.roles``).
 from datetime import UTC, datetime
 
 from django.db.models import Count
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -107,6 +107,33 @@ def _outcome(outcome):
     ).data
 
 
+class ServiceWritesMixin:
+    """Create, update and delete through ``monitoring.services``: ``create_object(user=, **fields)``,
+    ``update_object(obj, user=, **fields)`` and ``delete_object(obj, user=)``; a write is answered
+    with the row read again (``queryset``) and its ETag."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def _validated(self, instance=None, partial=False):
+        params = self.get_serializer(instance, data=self.request.data, partial=partial)
+        params.is_valid(raise_exception=True)
+        return params.validated_data
+
+    def _answer(self, obj, code=status.HTTP_200_OK):
+        fresh = self.queryset.get(pk=obj.pk)
+        return self._with_etag(Response(self.get_serializer(fresh).data, status=code), fresh)
+
+    def create(self, request, *args, **kwargs):
+        return self._answer(self.create_object(user=request.user, **self._validated()), status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        obj = self.get_object()
+        return self._answer(self.update_object(obj, user=request.user, **self._validated(obj, partial=True)))
+
+    def perform_destroy(self, obj):
+        self.delete_object(obj, user=self.request.user)
+
+
 # --- zones -------------------------------------------------------------------------------------
 
 
@@ -135,7 +162,7 @@ class ZoneViewSet(PortalModelViewSet):
 # --- checks ------------------------------------------------------------------------------------
 
 
-class CheckViewSet(PortalModelViewSet):
+class CheckViewSet(ServiceWritesMixin, PortalModelViewSet):
     """Checks with their runtime state. Agents write (through ``monitoring.services.checks``)."""
 
     queryset = Check.objects.select_related("ci", "zone")
@@ -152,28 +179,10 @@ class CheckViewSet(PortalModelViewSet):
         "updated_at",
     ]
     lookup_value_regex = r"\d+"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {"results": "view", "rollups": "view", "test": "change", "test_unsaved": "add"}
-
-    def _answer(self, check, code=status.HTTP_200_OK):
-        fresh = Check.objects.select_related("ci", "zone").get(pk=check.pk)
-        return self._with_etag(Response(self.get_serializer(fresh).data, status=code), fresh)
-
-    def create(self, request, *args, **kwargs):
-        params = self.get_serializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        check = checks.create_check(user=request.user, **params.validated_data)
-        return self._answer(check, status.HTTP_201_CREATED)
-
-    def partial_update(self, request, *args, **kwargs):
-        check = self.get_object()
-        params = self.get_serializer(check, data=request.data, partial=True)
-        params.is_valid(raise_exception=True)
-        check = checks.update_check(check, user=request.user, **params.validated_data)
-        return self._answer(check)
-
-    def perform_destroy(self, check):
-        checks.delete_check(check, user=self.request.user)
+    create_object = staticmethod(checks.create_check)
+    update_object = staticmethod(checks.update_check)
+    delete_object = staticmethod(checks.delete_check)
 
     @extend_schema(
         responses=CheckResultSerializer(many=True),
@@ -263,77 +272,44 @@ class AlertViewSet(PortalReadOnlyViewSet):
 # --- maintenance windows -----------------------------------------------------------------------
 
 
-class MaintenanceWindowViewSet(PortalModelViewSet):
+class MaintenanceWindowViewSet(ServiceWritesMixin, PortalModelViewSet):
     """Maintenance windows. Agents write (through ``monitoring.services.maintenance``)."""
 
     queryset = MaintenanceWindow.objects.select_related("created_by").prefetch_related("cis", "ci_classes", "tags")
     serializer_class = MaintenanceWindowSerializer
     filterset_class = MaintenanceWindowFilterSet
     ordering_fields = ["start", "end", "name", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    def _answer(self, window, code=status.HTTP_200_OK):
-        fresh = self.queryset.get(pk=window.pk)
-        return self._with_etag(Response(self.get_serializer(fresh).data, status=code), fresh)
-
-    def create(self, request, *args, **kwargs):
-        params = self.get_serializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        window = maintenance.create_window(user=request.user, **params.validated_data)
-        return self._answer(window, status.HTTP_201_CREATED)
-
-    def partial_update(self, request, *args, **kwargs):
-        window = self.get_object()
-        params = self.get_serializer(window, data=request.data, partial=True)
-        params.is_valid(raise_exception=True)
-        window = maintenance.update_window(window, user=request.user, **params.validated_data)
-        return self._answer(window)
-
-    def perform_destroy(self, window):
-        maintenance.delete_window(window, user=self.request.user)
+    create_object = staticmethod(maintenance.create_window)
+    update_object = staticmethod(maintenance.update_window)
+    delete_object = staticmethod(maintenance.delete_window)
 
 
 # --- integrations ------------------------------------------------------------------------------
 
 
-class IntegrationViewSet(PortalModelViewSet):
+class IntegrationViewSet(ServiceWritesMixin, PortalModelViewSet):
     """Inbound integrations and their tokens. Managers only write; the token is answered once."""
 
     queryset = Integration.objects.select_related("created_by")
     serializer_class = IntegrationSerializer
     filterset_class = IntegrationFilterSet
     ordering_fields = ["name", "kind", "last_used_at", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions = {"rotate": "change"}
+    update_object = staticmethod(integrations.update_integration)
+    delete_object = staticmethod(integrations.delete_integration)
 
-    def _answer(self, integration, code=status.HTTP_200_OK, token=None):
+    def _with_token(self, integration, token, code=status.HTTP_200_OK):
         fresh = self.queryset.get(pk=integration.pk)
-        context = self.get_serializer_context()
-        if token is None:
-            data = IntegrationSerializer(fresh, context=context).data
-        else:
-            fresh.token = token
-            data = IntegrationTokenSerializer(fresh, context=context).data
+        fresh.token = token
+        data = IntegrationTokenSerializer(fresh, context=self.get_serializer_context()).data
         return self._with_etag(Response(data, status=code), fresh)
 
     @extend_schema(
         responses={201: IntegrationTokenSerializer}, summary="Add an integration (its token is answered once)"
     )
     def create(self, request, *args, **kwargs):
-        params = self.get_serializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        integration, token = integrations.create_integration(user=request.user, **params.validated_data)
-        return self._answer(integration, status.HTTP_201_CREATED, token=token)
-
-    def partial_update(self, request, *args, **kwargs):
-        integration = self.get_object()
-        params = self.get_serializer(integration, data=request.data, partial=True)
-        params.is_valid(raise_exception=True)
-        integration = integrations.update_integration(integration, user=request.user, **params.validated_data)
-        return self._answer(integration)
-
-    def perform_destroy(self, integration):
-        integrations.delete_integration(integration, user=self.request.user)
+        integration, token = integrations.create_integration(user=request.user, **self._validated())
+        return self._with_token(integration, token, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=None,
@@ -344,7 +320,7 @@ class IntegrationViewSet(PortalModelViewSet):
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         integration, token = integrations.rotate_token(self.get_object(), user=request.user)
-        return self._answer(integration, token=token)
+        return self._with_token(integration, token)
 
 
 # --- metric rules ------------------------------------------------------------------------------
@@ -434,15 +410,17 @@ def _consume(integration, items):
 
 class IngestView(APIView):
     """Validate the whole payload (400, nothing processed), count it against the rate limit
-    (429, nothing processed), then fire and resolve its alerts (202)."""
+    (429, nothing processed), then fire and resolve its alerts (202). ``parser``: the
+    ``monitoring.services.ingest`` function that validates the payload into items."""
 
     authentication_classes = [IntegrationTokenAuthentication]
     permission_classes = [IntegrationPermission]
     integration_kind = ""
     source = ""
+    parser = None
 
     def parse(self, payload, integration):
-        raise NotImplementedError
+        return self.parser(payload, default_severity=integration.default_severity)
 
     def post(self, request):
         integration = request.auth
@@ -463,14 +441,8 @@ INGEST_RESPONSES = {
 }
 
 
-class AlertmanagerIngestView(IngestView):
-    integration_kind = "alertmanager"
-    source = AlertSource.ALERTMANAGER
-
-    def parse(self, payload, integration):
-        return ingest.parse_alertmanager(payload, default_severity=integration.default_severity)
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=AlertmanagerPayloadSerializer,
         responses=INGEST_RESPONSES,
         summary="Receive Prometheus Alertmanager's webhook (version 4)",
@@ -478,23 +450,23 @@ class AlertmanagerIngestView(IngestView):
         "credentials` set to an alertmanager integration's token. Each alert fires or resolves the portal alert "
         "`am:<fingerprint>`; its CI is found from the labels `ci`, `instance`, `host`, `hostname` or `fqdn`.",
     )
-    def post(self, request):
-        return super().post(request)
+)
+class AlertmanagerIngestView(IngestView):
+    integration_kind = "alertmanager"
+    source = AlertSource.ALERTMANAGER
+    parser = staticmethod(ingest.parse_alertmanager)
 
 
-class EventsIngestView(IngestView):
-    integration_kind = "events"
-    source = AlertSource.EVENTS
-
-    def parse(self, payload, integration):
-        return ingest.parse_events(payload, default_severity=integration.default_severity)
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=EventsPayloadSerializer,
         responses=INGEST_RESPONSES,
         summary="Receive a batch of events",
         description='`{"events": [{"fingerprint" (or "key"), "status": "firing"|"resolved", "name", "summary", '
         '"severity", "ci", "labels", "time"}]}`: each fires or resolves the portal alert `ev:<fingerprint>`.',
     )
-    def post(self, request):
-        return super().post(request)
+)
+class EventsIngestView(IngestView):
+    integration_kind = "events"
+    source = AlertSource.EVENTS
+    parser = staticmethod(ingest.parse_events)

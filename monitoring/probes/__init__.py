@@ -156,13 +156,18 @@ def run_once(spec: CheckSpec) -> Outcome:
     """Run ``spec`` now (ignoring ``due_at``), synchronously: the "test now" of the form and API."""
     if spec.due_at is not None:
         spec = CheckSpec(spec.id, spec.kind, spec.target, spec.port, spec.params, spec.timeout, None)
+    return run_sync(_run_alone(spec))
+
+
+def run_sync(coroutine):
+    """Run ``coroutine`` to its end from synchronous code: with ``asyncio.run``, or — called from a
+    thread that runs an event loop already (a greenlet-driven one, say) — in a thread of its own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_run_alone(spec))
-    # Called from a thread that runs an event loop already: run it in a thread of its own.
+        return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _run_alone(spec)).result()
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _run_alone(spec):
@@ -170,4 +175,4 @@ async def _run_alone(spec):
         return await run(spec, http_client=client)
 
 
-__all__ = ["CheckSpec", "Outcome", "run", "run_many", "run_once"]
+__all__ = ["CheckSpec", "Outcome", "run", "run_many", "run_once", "run_sync"]

@@ -17,7 +17,6 @@
   service hears about hard problems and recoveries. It never fails on what a probe returned.
 """
 
-import asyncio
 import logging
 import math
 import time
@@ -231,7 +230,7 @@ def _probe(specs):
     if not specs:
         return []
     try:
-        outcomes = list(asyncio.run(probes.run_many(specs, concurrency=settings.MONITORING_CONCURRENCY)))
+        outcomes = list(probes.run_sync(probes.run_many(specs, concurrency=settings.MONITORING_CONCURRENCY)))
         if len(outcomes) != len(specs):
             raise RuntimeError(f"{len(outcomes)} outcomes for {len(specs)} checks")
         return outcomes

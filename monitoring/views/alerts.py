@@ -5,10 +5,11 @@ inbound integrations and the metric rules, never by hand: these pages only read.
 
 from django.db.models import Case, IntegerField, Value, When
 
-from itom.generic import Column, ObjectDetailView, ObjectListView
+from itom.generic import Column, ObjectDetailView
 from monitoring.choices import AlertStatus
 from monitoring.filters import AlertFilterSet
 from monitoring.models import Alert
+from monitoring.views.base import MonitoringListView, MonitoringPage
 
 
 class IncidentColumn(Column):
@@ -16,12 +17,14 @@ class IncidentColumn(Column):
         return obj.incident.number if obj.incident_id else ""
 
 
-class AlertListView(ObjectListView):
+class AlertListView(MonitoringListView):
     model = Alert
     filterset_class = AlertFilterSet
     template_name = "monitoring/alert_list.html"
     partial_template_name = "monitoring/_alert_table.html"
+    subnav = "alerts"
     shown_filters = ("q", "status", "severity", "source", "suppression")
+    tall_filters = ("status", "severity", "source")
     columns = [
         Column("name", link=True),
         Column("status"),
@@ -45,20 +48,11 @@ class AlertListView(ObjectListView):
             .order_by("firing_first", "-last_seen", "-pk")
         )
 
-    def get_filterset(self):
-        filterset = super().get_filterset()
-        for name in ("status", "severity", "source"):
-            filterset.form.fields[name].widget.attrs["size"] = 3
-        return filterset
 
-    def get_context_data(self, **kwargs):
-        kwargs.update(title="Alerts", subnav="alerts")
-        return super().get_context_data(**kwargs)
-
-
-class AlertDetailView(ObjectDetailView):
+class AlertDetailView(MonitoringPage, ObjectDetailView):
     model = Alert
     template_name = "monitoring/alert_detail.html"
+    subnav = "alerts"
 
     def get_queryset(self):
         return Alert.objects.select_related(
@@ -73,15 +67,11 @@ class AlertDetailView(ObjectDetailView):
             "parent__ci",
         )
 
-    def get_template_names(self):
-        return [self.template_name]
-
     def get_context_data(self, **kwargs):
         alert = self.object
         kwargs.update(
             labels=sorted(alert.labels.items()) if isinstance(alert.labels, dict) else [],
             annotations=sorted(alert.annotations.items()) if isinstance(alert.annotations, dict) else [],
             children=list(alert.children.select_related("ci").order_by("-last_seen")[:20]),
-            subnav="alerts",
         )
         return super().get_context_data(**kwargs)

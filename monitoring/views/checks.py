@@ -7,10 +7,8 @@ Every write goes through ``monitoring.services.checks``; "Test now" runs the for
 (``test_check``) and writes nothing. Viewers read; agents write (``monitoring.*_check``)."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
@@ -22,18 +20,17 @@ from itom.generic import (
     ObjectDetailView,
     ObjectEditView,
     ObjectHistoryView,
-    ObjectListView,
     PortalPermissionMixin,
 )
 from monitoring.choices import PROBLEM_STATES, CheckKind, CheckState, StateType
 from monitoring.filters import CheckFilterSet
 from monitoring.forms import CheckForm, check_errors_to_form
 from monitoring.models import Check
+from monitoring.views.base import ANY_ENABLED_DISABLED, CIFromQueryMixin, MonitoringListView, MonitoringPage
 
 RESULTS_SHOWN = 20
 ALERTS_SHOWN = 20
 CHART_HOURS = 24
-ANY_ENABLED_DISABLED = [("unknown", "Any"), ("true", "Enabled"), ("false", "Disabled")]
 CHART_POINTS = 720  # the latency chart's most points (more results are averaged per bucket)
 
 
@@ -44,12 +41,16 @@ class TargetColumn(Column):
         return f"{obj.target}:{obj.port}" if obj.port else obj.target
 
 
-class CheckListView(ObjectListView):
+class CheckListView(MonitoringListView):
     model = Check
     filterset_class = CheckFilterSet
     template_name = "monitoring/check_list.html"
     partial_template_name = "monitoring/_check_table.html"
+    subnav = "checks"
+    add_label = "New check"
     shown_filters = ("q", "state", "kind", "severity", "zone", "enabled")
+    tall_filters = ("state", "kind", "severity")
+    boolean_choices = {"enabled": ANY_ENABLED_DISABLED}
     columns = [
         Column("name", link=True),
         Column("state"),
@@ -68,16 +69,8 @@ class CheckListView(ObjectListView):
 
     def get_filterset(self):
         filterset = super().get_filterset()
-        fields = filterset.form.fields
-        for name in ("state", "kind", "severity"):
-            fields[name].widget.attrs["size"] = 3
-        fields["zone"].widget.attrs["placeholder"] = "default"
-        fields["enabled"].widget.choices = ANY_ENABLED_DISABLED
+        filterset.form.fields["zone"].widget.attrs["placeholder"] = "default"
         return filterset
-
-    def get_context_data(self, **kwargs):
-        kwargs.update(title="Checks", subnav="checks", add_label="New check")
-        return super().get_context_data(**kwargs)
 
 
 def ping_urls(check, request):
@@ -117,27 +110,13 @@ def latency_chart(check, hours=CHART_HOURS, max_points=CHART_POINTS):
     return {"hours": hours, "points": [{"x": int(x), "y": round(ms, 1)} for x, ms in series]}
 
 
-class CheckTabsMixin:
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        user = self.request.user
-        context.update(
-            can_change=user.has_perm("monitoring.change_check"),
-            can_delete=user.has_perm("monitoring.delete_check"),
-            subnav="checks",
-        )
-        return context
-
-
-class CheckDetailView(CheckTabsMixin, ObjectDetailView):
+class CheckDetailView(MonitoringPage, ObjectDetailView):
     model = Check
     template_name = "monitoring/check_detail.html"
+    subnav = "checks"
 
     def get_queryset(self):
         return Check.objects.select_related("ci", "ci__ci_class", "zone")
-
-    def get_template_names(self):
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         from monitoring import stats
@@ -166,12 +145,13 @@ class CheckDetailView(CheckTabsMixin, ObjectDetailView):
         return super().get_context_data(**kwargs)
 
 
-class CheckEditView(ObjectEditView):
+class CheckEditView(CIFromQueryMixin, MonitoringPage, ObjectEditView):
     """New check (``?ci=<id>`` picks the CI) and edit, with "Test now" (``CheckTestView``)."""
 
     model = Check
     form_class = CheckForm
     template_name = "monitoring/check_form.html"
+    subnav = "checks"
 
     def get_queryset(self):
         return Check.objects.select_related("ci", "zone")
@@ -181,13 +161,6 @@ class CheckEditView(ObjectEditView):
         kwargs.pop("instance", None)
         kwargs["check"] = self.object
         return kwargs
-
-    def get_initial(self):
-        initial = super().get_initial()
-        ci = self.request.GET.get("ci", "")
-        if self.object is None and ci.isdigit():
-            initial["ci"] = int(ci)
-        return initial
 
     def save_form(self, form):
         from monitoring.services import checks as services
@@ -200,18 +173,11 @@ class CheckEditView(ObjectEditView):
             return self.object
         return services.update_check(Check.objects.get(pk=self.object.pk), user=user, **changed)
 
-    def form_valid(self, form):
-        try:
-            with transaction.atomic():
-                self.object = self.save_form(form)
-        except ValidationError as exc:
-            check_errors_to_form(form, exc)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Saved check “{self.object}”.")
-        return redirect(self.object.get_absolute_url())
+    def refused(self, form, exc):
+        check_errors_to_form(form, exc)
 
     def get_context_data(self, **kwargs):
-        kwargs.update(subnav="checks", test_url=reverse("monitoring:check_test"))
+        kwargs["test_url"] = reverse("monitoring:check_test")
         return super().get_context_data(**kwargs)
 
 
@@ -281,22 +247,17 @@ class CheckRunNowView(PortalPermissionMixin, View):
         return render(request, self.template_name, context)
 
 
-class CheckDeleteView(ObjectDeleteView):
+class CheckDeleteView(MonitoringPage, ObjectDeleteView):
     model = Check
+    subnav = "checks"
 
     def delete_object(self, obj):
         from monitoring.services import checks as services
 
         services.delete_check(obj, user=self.request.user)
 
-    def get_success_url(self):
-        return reverse("monitoring:check_list")
 
-    def get_context_data(self, **kwargs):
-        kwargs["subnav"] = "checks"
-        return super().get_context_data(**kwargs)
-
-
-class CheckHistoryView(CheckTabsMixin, ObjectHistoryView):
+class CheckHistoryView(MonitoringPage, ObjectHistoryView):
     model = Check
     template_name = "monitoring/check_history.html"
+    subnav = "checks"

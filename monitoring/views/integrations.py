@@ -9,24 +9,21 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views import View
 
-from itom.forms import errors_to_form
 from itom.generic import (
     Column,
     ObjectDeleteView,
     ObjectDetailView,
     ObjectEditView,
     ObjectHistoryView,
-    ObjectListView,
     PortalPermissionMixin,
 )
 from monitoring.choices import IntegrationKind
 from monitoring.filters import IntegrationFilterSet
 from monitoring.forms import IntegrationForm
 from monitoring.models import Integration
-from monitoring.views.checks import ANY_ENABLED_DISABLED
+from monitoring.views.base import ANY_ENABLED_DISABLED, MonitoringListView, MonitoringPage
 
 ALERTS_SHOWN = 20
 TOKEN_PLACEHOLDER = "<token>"  # noqa: S105 - what the examples show in place of the token
@@ -86,11 +83,14 @@ def examples(integration, request, token=None):
     return {"url": url, "label": "curl", "snippet": snippet}
 
 
-class IntegrationListView(ManagersOnly, ObjectListView):
+class IntegrationListView(ManagersOnly, MonitoringListView):
     model = Integration
     filterset_class = IntegrationFilterSet
     template_name = "monitoring/integration_list.html"
+    subnav = "integrations"
+    add_label = "New integration"
     shown_filters = ("q", "kind", "enabled")
+    boolean_choices = {"enabled": ANY_ENABLED_DISABLED}
     columns = [
         Column("name", link=True),
         Column("kind"),
@@ -102,22 +102,11 @@ class IntegrationListView(ManagersOnly, ObjectListView):
         Column("enabled"),
     ]
 
-    def get_filterset(self):
-        filterset = super().get_filterset()
-        filterset.form.fields["enabled"].widget.choices = ANY_ENABLED_DISABLED
-        return filterset
 
-    def get_context_data(self, **kwargs):
-        kwargs.update(title="Integrations", subnav="integrations", add_label="New integration")
-        return super().get_context_data(**kwargs)
-
-
-class IntegrationDetailView(ManagersOnly, ObjectDetailView):
+class IntegrationDetailView(ManagersOnly, MonitoringPage, ObjectDetailView):
     model = Integration
     template_name = "monitoring/integration_detail.html"
-
-    def get_template_names(self):
-        return [self.template_name]
+    subnav = "integrations"
 
     def get_context_data(self, **kwargs):
         from monitoring.services.integrations import usage
@@ -128,7 +117,6 @@ class IntegrationDetailView(ManagersOnly, ObjectDetailView):
             example=examples(integration, self.request, token),
             usage=usage(integration),
             alerts=list(integration.alerts.select_related("ci", "incident").order_by("-last_seen")[:ALERTS_SHOWN]),
-            subnav="integrations",
         )
         return super().get_context_data(**kwargs)
 
@@ -144,40 +132,33 @@ def _with_token(request, integration, token, status=200):
     return response
 
 
-class IntegrationCreateView(ManagersOnly, ObjectEditView):
+class IntegrationFormView(ManagersOnly, MonitoringPage, ObjectEditView):
+    """The integration form; the service's refusals (a bad field, not a manager) on the form."""
+
+    model = Integration
+    form_class = IntegrationForm
+    template_name = "monitoring/integration_form.html"
+    subnav = "integrations"
+    refusals = (ValidationError, PermissionDenied)
+
+
+class IntegrationCreateView(IntegrationFormView):
     """New integration: the answer to the form is its page with the token, shown once."""
 
-    model = Integration
-    form_class = IntegrationForm
-    template_name = "monitoring/integration_form.html"
-
-    def form_valid(self, form):
+    def save_form(self, form):
         from monitoring.services import integrations as services
 
-        try:
-            with transaction.atomic():
-                integration, token = services.create_integration(user=self.request.user, **form.service_fields())
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-            return self.form_invalid(form)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-            return self.form_invalid(form)
+        integration, self.token = services.create_integration(user=self.request.user, **form.service_fields())
+        return integration
+
+    def saved(self):
         messages.success(
-            self.request, f"Created integration “{integration}”. Copy its token now: it is not shown again."
+            self.request, f"Created integration “{self.object}”. Copy its token now: it is not shown again."
         )
-        return _with_token(self.request, integration, token)
-
-    def get_context_data(self, **kwargs):
-        kwargs["subnav"] = "integrations"
-        return super().get_context_data(**kwargs)
+        return _with_token(self.request, self.object, self.token)
 
 
-class IntegrationEditView(ManagersOnly, ObjectEditView):
-    model = Integration
-    form_class = IntegrationForm
-    template_name = "monitoring/integration_form.html"
-
+class IntegrationEditView(IntegrationFormView):
     def save_form(self, form):
         from monitoring.services import integrations as services
 
@@ -185,17 +166,7 @@ class IntegrationEditView(ManagersOnly, ObjectEditView):
         integration = Integration.objects.get(pk=self.object.pk)
         if not fields:
             return integration
-        try:
-            return services.update_integration(integration, user=self.request.user, **fields)
-        except PermissionDenied as exc:
-            raise ValidationError(str(exc)) from None
-
-    def get_success_url(self):
-        return self.object.get_absolute_url()
-
-    def get_context_data(self, **kwargs):
-        kwargs["subnav"] = "integrations"
-        return super().get_context_data(**kwargs)
+        return services.update_integration(integration, user=self.request.user, **fields)
 
 
 class IntegrationRotateView(ManagersOnly, PortalPermissionMixin, View):
@@ -226,14 +197,8 @@ class IntegrationDeleteView(ManagersOnly, ObjectDeleteView):
 
         services.delete_integration(obj, user=self.request.user)
 
-    def get_success_url(self):
-        return reverse("monitoring:integration_list")
 
-
-class IntegrationHistoryView(ManagersOnly, ObjectHistoryView):
+class IntegrationHistoryView(ManagersOnly, MonitoringPage, ObjectHistoryView):
     model = Integration
     template_name = "monitoring/integration_history.html"
-
-    def get_context_data(self, **kwargs):
-        kwargs["subnav"] = "integrations"
-        return super().get_context_data(**kwargs)
+    subnav = "integrations"

@@ -4,19 +4,15 @@ covers, when, whether it runs now, the alerts it holds back), new / edit / delet
 Every write goes through ``monitoring.services.maintenance``; viewers read, agents write
 (``monitoring.*_maintenancewindow``)."""
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from itom.forms import errors_to_form
-from itom.generic import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectHistoryView, ObjectListView
+from itom.generic import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectHistoryView
 from monitoring.choices import Recurrence
 from monitoring.filters import MaintenanceWindowFilterSet
 from monitoring.forms import WEEKDAYS, MaintenanceWindowForm
 from monitoring.models import MaintenanceWindow
+from monitoring.views.base import CIFromQueryMixin, MonitoringListView, MonitoringPage
 
 SUPPRESSED_SHOWN = 50
 DAY_NAMES = dict(WEEKDAYS)
@@ -63,23 +59,14 @@ class WhenColumn(Column):
         return when_text(obj)
 
 
-class MaintenanceTabsMixin:
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        user = self.request.user
-        context.update(
-            can_change=user.has_perm("monitoring.change_maintenancewindow"),
-            can_delete=user.has_perm("monitoring.delete_maintenancewindow"),
-            subnav="maintenance",
-        )
-        return context
-
-
-class MaintenanceListView(ObjectListView):
+class MaintenanceListView(MonitoringListView):
     model = MaintenanceWindow
     filterset_class = MaintenanceWindowFilterSet
     template_name = "monitoring/maintenance_list.html"
+    subnav = "maintenance"
+    add_label = "New maintenance window"
     shown_filters = ("q", "recurrence", "active")
+    boolean_choices = {"active": [("unknown", "Any"), ("true", "Active"), ("false", "Inactive")]}
     columns = [
         Column("name", link=True),
         Column("recurrence"),
@@ -94,25 +81,14 @@ class MaintenanceListView(ObjectListView):
     def get_add_url(self):
         return reverse("monitoring:maintenance_add")
 
-    def get_filterset(self):
-        filterset = super().get_filterset()
-        filterset.form.fields["active"].widget.choices = [("unknown", "Any"), ("true", "Active"), ("false", "Inactive")]
-        return filterset
 
-    def get_context_data(self, **kwargs):
-        kwargs.update(title="Maintenance windows", subnav="maintenance", add_label="New maintenance window")
-        return super().get_context_data(**kwargs)
-
-
-class MaintenanceDetailView(MaintenanceTabsMixin, ObjectDetailView):
+class MaintenanceDetailView(MonitoringPage, ObjectDetailView):
     model = MaintenanceWindow
     template_name = "monitoring/maintenance_detail.html"
+    subnav = "maintenance"
 
     def get_queryset(self):
         return MaintenanceWindow.objects.select_related("created_by").prefetch_related("ci_classes", "tags")
-
-    def get_template_names(self):
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         window = self.object
@@ -128,10 +104,11 @@ class MaintenanceDetailView(MaintenanceTabsMixin, ObjectDetailView):
         return super().get_context_data(**kwargs)
 
 
-class MaintenanceEditView(ObjectEditView):
+class MaintenanceEditView(CIFromQueryMixin, MonitoringPage, ObjectEditView):
     model = MaintenanceWindow
     form_class = MaintenanceWindowForm
     template_name = "monitoring/maintenance_form.html"
+    subnav = "maintenance"
 
     def get_queryset(self):
         return MaintenanceWindow.objects.prefetch_related("cis", "ci_classes", "tags")
@@ -142,12 +119,12 @@ class MaintenanceEditView(ObjectEditView):
         kwargs["window"] = self.object
         return kwargs
 
+    def ci_initial(self, ci_id):
+        return {"cis": [ci_id]}
+
     def get_initial(self):
         initial = super().get_initial()
-        ci = self.request.GET.get("ci", "")
         if self.object is None:
-            if ci.isdigit():
-                initial["cis"] = [int(ci)]
             initial.setdefault("start", timezone.localtime().replace(second=0, microsecond=0))
         return initial
 
@@ -160,19 +137,9 @@ class MaintenanceEditView(ObjectEditView):
         window = MaintenanceWindow.objects.get(pk=self.object.pk)
         return services.update_window(window, user=user, **form.service_fields())
 
-    def form_valid(self, form):
-        try:
-            with transaction.atomic():
-                self.object = self.save_form(form)
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Saved maintenance window “{self.object}”.")
-        return redirect(self.object.get_absolute_url())
-
     def get_context_data(self, **kwargs):
         form = kwargs.setdefault("form", self.get_form())
-        kwargs.update(chosen_cis=form.chosen_cis(), subnav="maintenance")
+        kwargs["chosen_cis"] = form.chosen_cis()
         return super().get_context_data(**kwargs)
 
 
@@ -188,6 +155,7 @@ class MaintenanceDeleteView(ObjectDeleteView):
         return reverse("monitoring:maintenance_list")
 
 
-class MaintenanceHistoryView(MaintenanceTabsMixin, ObjectHistoryView):
+class MaintenanceHistoryView(MonitoringPage, ObjectHistoryView):
     model = MaintenanceWindow
     template_name = "monitoring/maintenance_history.html"
+    subnav = "maintenance"

@@ -4,12 +4,12 @@ latest samples, its alerts), new / edit / delete and History. Viewers read; agen
 
 from django.urls import reverse
 
-from itom.generic import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectHistoryView, ObjectListView
+from itom.generic import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectHistoryView
 from monitoring.choices import RuleKind
 from monitoring.filters import MetricRuleFilterSet
 from monitoring.forms import MetricRuleForm
 from monitoring.models import MetricRule, MetricSample
-from monitoring.views.checks import ANY_ENABLED_DISABLED
+from monitoring.views.base import ANY_ENABLED_DISABLED, CIFromQueryMixin, MonitoringListView, MonitoringPage
 
 SAMPLES_SHOWN = 20
 ALERTS_SHOWN = 20
@@ -28,23 +28,15 @@ def condition_text(rule):
     return f"{rule.get_operator_display().lower()} {threshold} for {rule.for_minutes} min"
 
 
-class RuleTabsMixin:
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        user = self.request.user
-        context.update(
-            can_change=user.has_perm("monitoring.change_metricrule"),
-            can_delete=user.has_perm("monitoring.delete_metricrule"),
-            subnav="rules",
-        )
-        return context
-
-
-class RuleListView(ObjectListView):
+class RuleListView(MonitoringListView):
     model = MetricRule
     filterset_class = MetricRuleFilterSet
     template_name = "monitoring/rule_list.html"
+    subnav = "rules"
+    add_label = "New metric rule"
     shown_filters = ("q", "kind", "severity", "enabled")
+    tall_filters = ("severity",)
+    boolean_choices = {"enabled": ANY_ENABLED_DISABLED}
     columns = [
         Column("name", link=True),
         Column("metric"),
@@ -61,26 +53,14 @@ class RuleListView(ObjectListView):
     def get_add_url(self):
         return reverse("monitoring:rule_add")
 
-    def get_filterset(self):
-        filterset = super().get_filterset()
-        filterset.form.fields["severity"].widget.attrs["size"] = 3
-        filterset.form.fields["enabled"].widget.choices = ANY_ENABLED_DISABLED
-        return filterset
 
-    def get_context_data(self, **kwargs):
-        kwargs.update(title="Metric rules", subnav="rules", add_label="New metric rule")
-        return super().get_context_data(**kwargs)
-
-
-class RuleDetailView(RuleTabsMixin, ObjectDetailView):
+class RuleDetailView(MonitoringPage, ObjectDetailView):
     model = MetricRule
     template_name = "monitoring/rule_detail.html"
+    subnav = "rules"
 
     def get_queryset(self):
         return MetricRule.objects.select_related("ci")
-
-    def get_template_names(self):
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         rule = self.object
@@ -95,27 +75,14 @@ class RuleDetailView(RuleTabsMixin, ObjectDetailView):
         return super().get_context_data(**kwargs)
 
 
-class RuleEditView(ObjectEditView):
+class RuleEditView(CIFromQueryMixin, MonitoringPage, ObjectEditView):
     model = MetricRule
     form_class = MetricRuleForm
     template_name = "monitoring/rule_form.html"
+    subnav = "rules"
 
     def get_queryset(self):
         return MetricRule.objects.select_related("ci")
-
-    def get_initial(self):
-        initial = super().get_initial()
-        ci = self.request.GET.get("ci", "")
-        if self.object is None and ci.isdigit():
-            initial["ci"] = int(ci)
-        return initial
-
-    def get_success_url(self):
-        return self.object.get_absolute_url()
-
-    def get_context_data(self, **kwargs):
-        kwargs["subnav"] = "rules"
-        return super().get_context_data(**kwargs)
 
 
 class RuleDeleteView(ObjectDeleteView):
@@ -125,6 +92,7 @@ class RuleDeleteView(ObjectDeleteView):
         return reverse("monitoring:rule_list")
 
 
-class RuleHistoryView(RuleTabsMixin, ObjectHistoryView):
+class RuleHistoryView(MonitoringPage, ObjectHistoryView):
     model = MetricRule
     template_name = "monitoring/rule_history.html"
+    subnav = "rules"

@@ -1,13 +1,11 @@
 """A check's kind, target, port and settings are validated per kind; cloud metadata addresses
 are refused (DESIGN.md §7)."""
 
-import asyncio
-
 import pytest
 from django.core.exceptions import ValidationError
 
 from itom import webhooks
-from monitoring import params, targets
+from monitoring import params, probes, targets
 
 
 def errors_of(kind, target, port=None, options=None):
@@ -209,8 +207,8 @@ def test_other_addresses_are_not_refused(address):
 
 
 def test_resolve_returns_checked_addresses():
-    assert asyncio.run(targets.resolve("127.0.0.1", 80)) == ["127.0.0.1"]
-    assert "127.0.0.1" in asyncio.run(targets.resolve("localhost", 80)) or "::1" in asyncio.run(
+    assert probes.run_sync(targets.resolve("127.0.0.1", 80)) == ["127.0.0.1"]
+    assert "127.0.0.1" in probes.run_sync(targets.resolve("localhost", 80)) or "::1" in probes.run_sync(
         targets.resolve("localhost", 80)
     )
 
@@ -218,12 +216,12 @@ def test_resolve_returns_checked_addresses():
 @pytest.mark.parametrize("address", ["169.254.169.254", "::ffff:169.254.169.254", "[fd00:ec2::254]"])
 def test_resolve_refuses_a_metadata_address(address):
     with pytest.raises(targets.TargetRefused, match="cloud metadata address"):
-        asyncio.run(targets.resolve(address, 80))
+        probes.run_sync(targets.resolve(address, 80))
 
 
 def test_resolve_says_when_a_name_does_not_resolve():
     with pytest.raises(targets.Unresolvable, match=r"no-such-host\.invalid does not resolve"):
-        asyncio.run(targets.resolve("no-such-host.invalid", 80))
+        probes.run_sync(targets.resolve("no-such-host.invalid", 80))
 
 
 def test_webhooks_share_the_metadata_networks(settings):

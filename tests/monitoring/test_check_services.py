@@ -1,7 +1,6 @@
 """Creating, changing, deleting and testing checks (``monitoring.services.checks``): every bad
 input is a ValidationError naming the field, and nothing is written."""
 
-import asyncio
 import time
 from datetime import timedelta
 
@@ -263,13 +262,13 @@ def test_a_batch_starts_no_check_before_it_is_due():
     with TCPServer() as server:
         due = time.time() + 0.3
         specs = [probes.CheckSpec(n, "tcp", "127.0.0.1", server.port, {}, 2, due_at=due) for n in range(3)]
-        outcomes = asyncio.run(probes.run_many(specs, concurrency=2))
+        outcomes = probes.run_sync(probes.run_many(specs, concurrency=2))
     assert [outcome.status for outcome in outcomes] == ["up", "up", "up"]
     assert all(outcome.started_at >= due for outcome in outcomes)
 
 
 def test_a_probe_never_raises():
-    outcomes = asyncio.run(
+    outcomes = probes.run_sync(
         probes.run_many(
             [
                 probes.CheckSpec(1, "gopher", "x", None, {}, 1),

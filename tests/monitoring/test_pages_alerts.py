@@ -4,7 +4,6 @@ occurrences, first and last seen, why it is suppressed and by what, its incident
 nobody writes alerts by hand; anonymous people are sent to sign in."""
 
 import datetime as dt
-import html
 
 import pytest
 from django.utils import timezone
@@ -12,16 +11,9 @@ from django.utils import timezone
 from incidents.models import Incident
 from tests.factories import CIFactory
 from tests.monitoring.factories import AlertFactory, CheckFactory, MaintenanceWindowFactory
+from tests.monitoring.pages import assert_sends_to_sign_in, names, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
-
-
-def names(response):
-    return [row[0].name for row in response.context["rows"]]
 
 
 def ago(minutes):
@@ -116,6 +108,4 @@ def test_an_alert_attached_to_its_parents_says_which(client, victor):
 
 def test_anonymous_people_are_sent_to_sign_in(client):
     alert = AlertFactory()
-    for url in ("/monitoring/alerts/", f"/monitoring/alerts/{alert.pk}/"):
-        response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    assert_sends_to_sign_in(client, "/monitoring/alerts/", f"/monitoring/alerts/{alert.pk}/")

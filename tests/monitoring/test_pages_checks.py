@@ -5,7 +5,6 @@ written), "Test now" against a real local listener, delete and History. Viewers 
 write, anonymous people are sent to sign in."""
 
 import datetime as dt
-import html
 
 import pytest
 from django.utils import timezone
@@ -15,17 +14,10 @@ from itom.models import ObjectChange
 from monitoring.models import Check, CheckResult
 from tests.factories import CIFactory
 from tests.monitoring.factories import AlertFactory, CheckFactory, default_zone
+from tests.monitoring.pages import assert_refused, assert_sends_to_sign_in, names, text_of
 from tests.monitoring.servers import TCPServer, closed_port
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
-
-
-def names(response):
-    return [row[0].name for row in response.context["rows"]]
 
 
 def tcp_form(the_ci, **overrides):
@@ -93,9 +85,7 @@ def test_the_list_costs_a_bounded_number_of_queries(client, victor, django_asser
 
 def test_anonymous_people_are_sent_to_sign_in(client):
     check = CheckFactory()
-    for url in ("/monitoring/checks/", f"/monitoring/checks/{check.pk}/", "/monitoring/checks/new/"):
-        response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    assert_sends_to_sign_in(client, "/monitoring/checks/", f"/monitoring/checks/{check.pk}/", "/monitoring/checks/new/")
     assert client.post("/monitoring/checks/test/", tcp_form(check.ci)).status_code == 302
 
 
@@ -325,12 +315,17 @@ def test_an_agent_deletes_a_check(client, alice):
 def test_viewers_may_not_write_checks(client, victor):
     check = CheckFactory(name="db port")
     client.force_login(victor)
-    assert client.get("/monitoring/checks/new/").status_code == 403
-    assert client.post("/monitoring/checks/new/", tcp_form(check.ci, name="sneaky")).status_code == 403
-    assert client.post(f"/monitoring/checks/{check.pk}/edit/", tcp_form(check.ci, name="renamed")).status_code == 403
-    assert client.post(f"/monitoring/checks/{check.pk}/delete/").status_code == 403
-    assert client.post("/monitoring/checks/test/", tcp_form(check.ci)).status_code == 403
-    assert client.post(f"/monitoring/checks/{check.pk}/test/").status_code == 403
+    assert_refused(
+        client,
+        get=["/monitoring/checks/new/"],
+        post=[
+            ("/monitoring/checks/new/", tcp_form(check.ci, name="sneaky")),
+            (f"/monitoring/checks/{check.pk}/edit/", tcp_form(check.ci, name="renamed")),
+            f"/monitoring/checks/{check.pk}/delete/",
+            ("/monitoring/checks/test/", tcp_form(check.ci)),
+            f"/monitoring/checks/{check.pk}/test/",
+        ],
+    )
     assert list(Check.objects.values_list("name", flat=True)) == ["db port"]
 
 

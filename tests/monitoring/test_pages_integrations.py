@@ -3,23 +3,14 @@ its token once, with how to point Alertmanager (or an event sender, or a metrics
 rotates the token (the old one stops); edits and deletes it. Agents and viewers are refused;
 anonymous people are sent to sign in."""
 
-import html
-
 import pytest
 
 from monitoring.models import Integration
 from monitoring.services import integrations as services
 from tests.monitoring.factories import AlertFactory
+from tests.monitoring.pages import assert_refused, assert_sends_to_sign_in, names, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
-
-
-def names(response):
-    return [row[0].name for row in response.context["rows"]]
 
 
 def make(maria, name="Prometheus", kind="alertmanager"):
@@ -115,15 +106,21 @@ def test_agents_and_viewers_are_refused(client, maria, alice, victor):
     integration, _ = make(maria)
     for person in (alice, victor):
         client.force_login(person)
-        assert client.get("/monitoring/integrations/").status_code == 403
-        assert client.get(f"/monitoring/integrations/{integration.pk}/").status_code == 403
-        assert client.get("/monitoring/integrations/new/").status_code == 403
-        assert client.post(f"/monitoring/integrations/{integration.pk}/rotate/").status_code == 403
-        assert client.post(f"/monitoring/integrations/{integration.pk}/delete/").status_code == 403
+        assert_refused(
+            client,
+            get=[
+                "/monitoring/integrations/",
+                f"/monitoring/integrations/{integration.pk}/",
+                "/monitoring/integrations/new/",
+            ],
+            post=[
+                f"/monitoring/integrations/{integration.pk}/rotate/",
+                f"/monitoring/integrations/{integration.pk}/delete/",
+            ],
+        )
         assert "/monitoring/integrations/" not in text_of(client.get("/monitoring/"))
     assert Integration.objects.filter(token_hash=integration.token_hash).exists()
 
 
 def test_anonymous_people_are_sent_to_sign_in(client):
-    response = client.get("/monitoring/integrations/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    assert_sends_to_sign_in(client, "/monitoring/integrations/")

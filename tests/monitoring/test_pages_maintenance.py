@@ -3,7 +3,6 @@ weekly, CIs picked, classes and tags), edit and delete them; a window without an
 or ending before it starts is refused on its field with nothing written."""
 
 import datetime as dt
-import html
 
 import pytest
 from django.utils import timezone
@@ -12,16 +11,9 @@ from itom.models import ObjectChange
 from monitoring.models import MaintenanceWindow
 from tests.factories import CIFactory, ci_class
 from tests.monitoring.factories import AlertFactory, MaintenanceWindowFactory
+from tests.monitoring.pages import assert_refused, assert_sends_to_sign_in, names, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
-
-
-def names(response):
-    return [row[0].name for row in response.context["rows"]]
 
 
 def local(value):
@@ -151,15 +143,20 @@ def test_an_agent_edits_and_deletes_a_window(client, alice):
 def test_viewers_may_not_write_windows(client, victor):
     window = MaintenanceWindowFactory(name="Patch night", cis=[CIFactory()])
     client.force_login(victor)
-    assert client.get("/monitoring/maintenance/new/").status_code == 403
-    assert client.post(f"/monitoring/maintenance/{window.pk}/edit/", {"name": "Renamed"}).status_code == 403
-    assert client.post(f"/monitoring/maintenance/{window.pk}/delete/").status_code == 403
+    assert_refused(
+        client,
+        get=["/monitoring/maintenance/new/"],
+        post=[
+            (f"/monitoring/maintenance/{window.pk}/edit/", {"name": "Renamed"}),
+            f"/monitoring/maintenance/{window.pk}/delete/",
+        ],
+    )
     window.refresh_from_db()
     assert window.name == "Patch night"
 
 
 def test_anonymous_people_are_sent_to_sign_in(client):
     window = MaintenanceWindowFactory(cis=[CIFactory()])
-    for url in ("/monitoring/maintenance/", f"/monitoring/maintenance/{window.pk}/", "/monitoring/maintenance/new/"):
-        response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    assert_sends_to_sign_in(
+        client, "/monitoring/maintenance/", f"/monitoring/maintenance/{window.pk}/", "/monitoring/maintenance/new/"
+    )

@@ -3,18 +3,14 @@ page's checks: everyone who sees checks reads them; problems come first, worst s
 the latest change first; anonymous people are sent to sign in."""
 
 import datetime as dt
-import html
 
 import pytest
 from django.utils import timezone
 
 from tests.monitoring.factories import AlertFactory, CheckFactory
+from tests.monitoring.pages import assert_sends_to_sign_in, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
 
 
 def ago(minutes):
@@ -76,10 +72,7 @@ def test_agents_are_offered_to_add_checks_and_windows(client, alice):
 
 
 def test_anonymous_people_are_sent_to_sign_in(client):
-    for url in ("/monitoring/", "/monitoring/overview/live/"):
-        response = client.get(url)
-        assert response.status_code == 302
-        assert response["Location"].startswith("/login/?next=")
+    assert_sends_to_sign_in(client, "/monitoring/", "/monitoring/overview/live/")
 
 
 def test_the_navigation_has_monitoring_and_the_home_page_a_problems_panel(client, victor):

@@ -2,24 +2,15 @@
 threshold and baseline rules (for one CI picked by search, or every CI), edit and delete them; a
 threshold rule without a threshold is refused on its field with nothing written."""
 
-import html
-
 import pytest
 from django.utils import timezone
 
 from monitoring.models import MetricRule, MetricSample
 from tests.factories import CIFactory
 from tests.monitoring.factories import AlertFactory, MetricRuleFactory
+from tests.monitoring.pages import assert_refused, assert_sends_to_sign_in, names, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
-
-
-def names(response):
-    return [row[0].name for row in response.context["rows"]]
 
 
 RULE = {
@@ -89,9 +80,11 @@ def test_an_agent_edits_and_deletes_a_rule(client, alice):
 def test_viewers_may_not_write_rules(client, victor):
     rule = MetricRuleFactory(name="CPU hot")
     client.force_login(victor)
-    assert client.get("/monitoring/rules/new/").status_code == 403
-    assert client.post(f"/monitoring/rules/{rule.pk}/edit/", RULE).status_code == 403
-    assert client.post(f"/monitoring/rules/{rule.pk}/delete/").status_code == 403
+    assert_refused(
+        client,
+        get=["/monitoring/rules/new/"],
+        post=[(f"/monitoring/rules/{rule.pk}/edit/", RULE), f"/monitoring/rules/{rule.pk}/delete/"],
+    )
     assert MetricRule.objects.get().name == "CPU hot"
 
 
@@ -105,6 +98,4 @@ def test_the_list_costs_a_bounded_number_of_queries(client, victor, django_asser
 
 def test_anonymous_people_are_sent_to_sign_in(client):
     rule = MetricRuleFactory()
-    for url in ("/monitoring/rules/", f"/monitoring/rules/{rule.pk}/", "/monitoring/rules/new/"):
-        response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/?next="), url
+    assert_sends_to_sign_in(client, "/monitoring/rules/", f"/monitoring/rules/{rule.pk}/", "/monitoring/rules/new/")

@@ -1,17 +1,12 @@
 """The zones page: everyone who sees monitoring reads each zone with its checks, its problems and
 the command that starts a worker polling it from inside its network."""
 
-import html
-
 import pytest
 
 from tests.monitoring.factories import CheckFactory, ZoneFactory, default_zone
+from tests.monitoring.pages import assert_sends_to_sign_in, text_of
 
 pytestmark = pytest.mark.django_db
-
-
-def text_of(response):
-    return html.unescape(response.content.decode())
 
 
 def test_each_zone_shows_its_checks_and_its_worker_command(client, victor, django_assert_max_num_queries):
@@ -32,5 +27,4 @@ def test_each_zone_shows_its_checks_and_its_worker_command(client, victor, djang
 
 
 def test_anonymous_people_are_sent_to_sign_in(client):
-    response = client.get("/monitoring/zones/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    assert_sends_to_sign_in(client, "/monitoring/zones/")

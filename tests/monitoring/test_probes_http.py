@@ -1,7 +1,5 @@
 """HTTP(S) checks against a real local web server."""
 
-import asyncio
-
 from monitoring import probes
 from monitoring.choices import ResultStatus
 from monitoring.params import clean
@@ -166,6 +164,6 @@ def test_a_batch_shares_one_client_and_keeps_the_order():
         for path in ("/ok", "/status/500", "/redirect/2", "/status/404"):
             target, port, params = clean("http", server.url(path), None, {})
             specs.append(probes.CheckSpec(len(specs), "http", target, port, params, 5))
-        outcomes = asyncio.run(probes.run_many(specs, concurrency=2))
+        outcomes = probes.run_sync(probes.run_many(specs, concurrency=2))
     assert [outcome.status for outcome in outcomes] == ["up", "down", "up", "down"]
     assert "HTTP 404" in outcomes[3].message

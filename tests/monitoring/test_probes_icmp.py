@@ -1,6 +1,5 @@
 """ICMP checks: a real ping of 127.0.0.1, and the clear answer when the system forbids ICMP."""
 
-import asyncio
 import os
 
 import icmplib
@@ -44,7 +43,7 @@ def test_unprivileged_only_ping_follows_what_the_system_allows():
     # Without the raw-socket fallback the probe meets the system's own rule: where unprivileged
     # ICMP is forbidden, icmplib raises SocketPermissionError and the check says what to set.
     spec = probes.CheckSpec(None, "icmp", "127.0.0.1", None, {"count": 1}, 3)
-    status, _latency, message = asyncio.run(icmp.probe(spec, allow_raw=False))
+    status, _latency, message = probes.run_sync(icmp.probe(spec, allow_raw=False))
     if unprivileged_icmp_allowed():
         assert status == ResultStatus.UP
     else:
