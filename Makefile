@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test venv lint check bench-api bench-cmdb bench-incidents bench-changes clean
+.PHONY: run test venv lint check bench-api bench-cmdb bench-incidents bench-changes bench-poller clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench-incidents: venv
 
 bench-changes: venv
 	$(BIN)/python -m bench.changes
+
+bench-poller: venv
+	$(BIN)/python -m bench.poller
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -326,6 +326,18 @@ def record(pairs, *, leases=None, now=None):
         return apply(checks, outcomes, now=now)
 
 
+def next_run(check, step, due, started):
+    """When ``check`` runs next: one retry interval after this run while a problem is soft;
+    otherwise one interval after its due time, keeping its phase — so checks a hiccup bunched
+    together spread out again — unless that is already past (then one interval after it ran)."""
+    if step.soft_problem:
+        return started + timedelta(seconds=max(1, check.retry_interval or 1))
+    interval = timedelta(seconds=max(1, check.interval or 1))
+    if due is not None and due + interval > started:
+        return due + interval
+    return started + interval
+
+
 def apply(checks, outcomes, *, now, next_due=None, fields=()):
     """Write the results of ``checks`` (locked by the caller, in its transaction): ``outcomes``
     ``{check_id: outcome | None}``; ``next_due`` ``{check_id: when}`` overrides the next run
@@ -365,8 +377,7 @@ def apply(checks, outcomes, *, now, next_due=None, fields=()):
         check.last_status = status
         check.last_message = message
         check.last_latency_ms = latency
-        interval = check.retry_interval if step.soft_problem else check.interval
-        check.next_due_at = (next_due or {}).get(check.pk) or started + timedelta(seconds=max(1, interval or 1))
+        check.next_due_at = (next_due or {}).get(check.pk) or next_run(check, step, due, started)
         check.claimed_until = None
         lag = (started - due).total_seconds() * 1000 if due is not None and check.pk not in (next_due or {}) else None
         results.append(

@@ -51,6 +51,7 @@ def test_a_batch_of_200_checks_is_written_with_a_bounded_number_of_queries(
     down = [due(port=refused, interval=60, retry_interval=20, max_attempts=3) for _ in range(50)]
     claims = engine.claim_due()
     assert len(claims) == 200
+    was_due = dict(Check.objects.values_list("pk", "next_due_at"))
 
     with django_assert_max_num_queries(15):
         figures = engine.run_batch([c.check_id for c in claims], [c.lease.isoformat() for c in claims])
@@ -61,7 +62,8 @@ def test_a_batch_of_200_checks_is_written_with_a_bounded_number_of_queries(
     for check in Check.objects.filter(pk__in=[c.pk for c in up]):
         assert (check.state, check.state_type, check.consecutive_ok) == ("up", "hard", 1)
         assert check.claimed_until is None
-        assert check.next_due_at == check.last_checked_at + timedelta(seconds=60)
+        # The next run keeps the check's phase: one interval after it was due.
+        assert check.next_due_at == was_due[check.pk] + timedelta(seconds=60)
         assert check.last_latency_ms is not None
     for check in Check.objects.filter(pk__in=[c.pk for c in down]):
         assert (check.state, check.state_type, check.attempt) == ("down", "soft", 1)
@@ -89,10 +91,22 @@ def test_a_check_due_later_in_the_dispatch_period_does_not_start_before_its_due_
 
 def test_a_hard_problem_is_retried_at_the_normal_interval(db, poller):
     check = due(port=closed_port(), max_attempts=1, interval=90, retry_interval=15)
+    was_due = check.next_due_at
     claim_and_run()
     check.refresh_from_db()
     assert (check.state, check.state_type) == ("down", "hard")
-    assert check.next_due_at == check.last_checked_at + timedelta(seconds=90)
+    assert check.next_due_at == was_due + timedelta(seconds=90)
+
+
+def test_a_check_that_ran_late_keeps_its_phase_and_one_later_than_an_interval_starts_afresh(db, poller, listeners):
+    on_time = due(port=listeners[0].port, interval=60, next_due_at=timezone.now() - timedelta(seconds=20))
+    very_late = due(port=listeners[0].port, interval=60, next_due_at=timezone.now() - timedelta(seconds=90))
+    was_due = dict(Check.objects.values_list("pk", "next_due_at"))
+    claim_and_run()
+    on_time.refresh_from_db()
+    very_late.refresh_from_db()
+    assert on_time.next_due_at == was_due[on_time.pk] + timedelta(seconds=60)  # 40 s from now: bunching thins out
+    assert very_late.next_due_at == very_late.last_checked_at + timedelta(seconds=60)
 
 
 def test_a_batch_leaves_out_checks_deleted_or_disabled_since_they_were_claimed(db, poller, listeners):

@@ -155,8 +155,8 @@ def test_silence_past_period_and_grace_turns_the_heartbeat_down_through_the_batc
     assert (heartbeat.state, heartbeat.last_status) == ("down", "down")
     assert heartbeat.last_message.startswith("No ping since ")
     assert Alert.objects.get(monitor=heartbeat).status == "firing"
-    # The next run looks again after the check's interval, not after period + grace.
-    assert heartbeat.next_due_at == heartbeat.last_checked_at + timedelta(seconds=heartbeat.interval)
+    # The next run looks again one interval after this one was due, not after period + grace.
+    assert heartbeat.next_due_at == pinged + timedelta(seconds=360 + heartbeat.interval)
 
 
 def test_a_started_job_that_never_finished_says_so(heartbeat, settings):
