@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from cmdb.models import CI
 from itom.locks import lock_row
+from itom.validation import pk_of, refuse_unknown_fields
 from monitoring import params as check_params
 from monitoring import probes
 from monitoring.choices import CheckKind
@@ -72,27 +73,10 @@ FIRST_RUN_SPREAD = 60  # seconds: a new check first runs after a random part of 
 HEARTBEAT_PUSHED = "A heartbeat is pushed: use its ping URLs."
 
 
-def _refuse_unknown(fields):
-    refused = {name: "Not a field of a check that can be set." for name in fields if name not in FIELDS}
-    if refused:
-        raise ValidationError(refused)
-
-
-def _pk(value):
-    if hasattr(value, "pk"):
-        return value.pk
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
-
-
 def _ci(value):
     if value in (None, ""):
         raise ValidationError("Choose the CI this check watches.")
-    pk = _pk(value)
+    pk = pk_of(value)
     ci = CI.objects.filter(pk=pk).first() if pk is not None else None
     if ci is None:
         raise ValidationError(f"Unknown CI: {value}.")
@@ -107,7 +91,7 @@ def _zone(value):
         return zone
     if isinstance(value, Zone):
         value = value.pk
-    pk = _pk(value)
+    pk = pk_of(value)
     zone = Zone.objects.filter(pk=pk).first() if pk is not None else Zone.objects.filter(name=str(value)).first()
     if zone is None:
         raise ValidationError(f"Unknown zone: {value}.")
@@ -207,7 +191,7 @@ def first_due(check, now=None):
 def create_check(*, user, **fields) -> Check:
     """Create a check from ``FIELDS`` and return it. ``user`` is the person acting (the audit
     trail takes it from the request)."""
-    _refuse_unknown(fields)
+    refuse_unknown_fields(fields, FIELDS, "a check")
     check = Check()
     errors = {}
     if not isinstance(fields.get("name"), str) or not fields["name"].strip():
@@ -227,7 +211,7 @@ def create_check(*, user, **fields) -> Check:
 def update_check(check, *, user, **fields) -> Check:
     """Change ``fields`` of ``check`` and return it as it is now. Changing the kind without new
     ``params`` starts from the new kind's defaults."""
-    _refuse_unknown(fields)
+    refuse_unknown_fields(fields, FIELDS, "a check")
     check = lock_row(Check, check, "check")
     before = {name: getattr(check, name) for name in (*RESCHEDULING_FIELDS, "kind")}
     errors = {}
@@ -256,7 +240,7 @@ def delete_check(check, *, user) -> None:
 def validate_for_test(fields) -> probes.CheckSpec:
     """The spec ``test_check`` would run for ``fields`` (a ``ValidationError`` like create's)."""
     fields = {name: value for name, value in fields.items() if name != "user"}
-    _refuse_unknown(fields)
+    refuse_unknown_fields(fields, FIELDS, "a check")
     if fields.get("kind") in (None, ""):
         raise ValidationError({"kind": ["Choose the kind of check."]})
     if fields.get("kind") == CheckKind.HEARTBEAT:

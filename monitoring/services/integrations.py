@@ -20,13 +20,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from itom.locks import lock_row
 from itom.roles import is_manager
+from itom.validation import refuse_unknown_fields
 from monitoring.models import IngestWindow, Integration
 
 KEY_LABEL = "itomi"
@@ -66,12 +67,6 @@ def _require_manager(user, what):
         raise PermissionDenied(f"Only managers may {what}.")
 
 
-def _check_names(fields):
-    refused = {name: "Not a field of an integration that can be set." for name in fields if name not in FIELDS}
-    if refused:
-        raise ValidationError(refused)
-
-
 def _save(integration):
     integration.full_clean(exclude=["token_prefix", "token_hash"])
     integration.save()
@@ -82,7 +77,7 @@ def _save(integration):
 def create_integration(*, user, **fields):
     """``(integration, token)``: a new integration and its token (shown this once)."""
     _require_manager(user, "add integrations")
-    _check_names(fields)
+    refuse_unknown_fields(fields, FIELDS, "an integration")
     prefix, token = _new_token()
     integration = Integration(**fields, token_prefix=prefix, token_hash=hash_token(token), created_by=user)
     return _save(integration), token
@@ -91,7 +86,7 @@ def create_integration(*, user, **fields):
 @transaction.atomic
 def update_integration(integration, *, user, **fields):
     _require_manager(user, "change integrations")
-    _check_names(fields)
+    refuse_unknown_fields(fields, FIELDS, "an integration")
     integration = lock_row(Integration, integration, "integration")
     for name, value in fields.items():
         setattr(integration, name, value)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cmdb.models import CI, CIClass, Tag
 from itom.locks import lock_row
+from itom.validation import refuse_unknown_fields
 from monitoring import selectors
 from monitoring.choices import AlertStatus, Recurrence, Suppression
 from monitoring.models import Alert, MaintenanceWindow
@@ -50,14 +51,6 @@ def _require(user, action):
     if user is not None and not user.has_perm(f"monitoring.{action}_maintenancewindow"):
         verb = {"add": "add", "change": "edit", "delete": "delete"}[action]
         raise PermissionDenied(f"You may not {verb} maintenance windows.")
-
-
-def _check_names(fields):
-    refused = {
-        name: "Not a field of a maintenance window that can be set." for name in fields if name not in WINDOW_FIELDS
-    }
-    if refused:
-        raise ValidationError(refused)
 
 
 def _as_list(values):
@@ -240,7 +233,7 @@ def create_window(*, user, **fields):
     ``start`` and ``end``. Weekly: ``weekdays``, ``start_time``, ``duration_minutes`` (1–10080),
     ``start`` (its first day, default today) and an optional ``end`` (its last day)."""
     _require(user, "add")
-    _check_names(fields)
+    refuse_unknown_fields(fields, WINDOW_FIELDS, "a maintenance window")
     window = MaintenanceWindow(created_by=user if user is not None and user.is_authenticated else None)
     return _save(window, dict(fields), partial=False)
 
@@ -249,7 +242,7 @@ def create_window(*, user, **fields):
 def update_window(window, *, user, **fields):
     """Edit a window: the fields given (a list given replaces that set)."""
     _require(user, "change")
-    _check_names(fields)
+    refuse_unknown_fields(fields, WINDOW_FIELDS, "a maintenance window")
     window = lock_row(MaintenanceWindow, window, "window", "Maintenance window")
     return _save(window, dict(fields), partial=True)
 

@@ -24,6 +24,7 @@ from incidents.choices import Priority
 from itom.api.exceptions import Conflict
 from itom.locks import lock_row
 from itom.roles import is_manager
+from itom.validation import pk_of, refuse_unknown_fields
 from slas.models import BusinessCalendar
 from vendors.models import Contract, ContractDocument, ContractTerm, Vendor, VendorCategory, VendorContact
 
@@ -67,30 +68,12 @@ def _require_manager(user, what):
         raise PermissionDenied(f"Only managers may {what}.")
 
 
-def _check_names(fields, allowed, what):
-    refused = {name: f"Not a field of a {what} that can be set." for name in fields if name not in allowed}
-    if refused:
-        raise ValidationError(refused)
-
-
-def _pk(value):
-    """The primary key of an object, or an id given as an int or a string of digits (else None)."""
-    if hasattr(value, "pk"):
-        return value.pk
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
-
-
 def _one(model, value, name, label, **filters):
     """An instance of ``model`` from an instance or an id (None stays None); a ValidationError
     naming ``name`` otherwise."""
     if value in (None, ""):
         return None
-    pk = _pk(value)
+    pk = pk_of(value)
     found = model._default_manager.filter(pk=pk, **filters).first() if pk is not None else None
     if found is None:
         raise ValidationError({name: f"Unknown {label}: {value}."})
@@ -109,7 +92,7 @@ def _ids(model, values, name, label):
         raise ValidationError({name: f"Give {label} (or their ids)."}) from None
     ids, bad = [], []
     for value in values:
-        pk = _pk(value)
+        pk = pk_of(value)
         if pk is None:
             bad.append(str(value))
         elif pk not in ids:
@@ -157,7 +140,7 @@ def _category_ids(values):
         values = [values]
     ids, bad = [], []
     for value in values:
-        pk = _pk(value)
+        pk = pk_of(value)
         if pk is None:
             found = VendorCategory.objects.filter(slug=str(value).strip()).values_list("pk", flat=True).first()
         else:
@@ -201,7 +184,7 @@ def _save_vendor(vendor, fields):
 def create_vendor(*, user, name, **fields):
     """A new vendor (``VENDOR_FIELDS``; ``categories`` as categories, ids or slugs)."""
     _require_manager(user, "add vendors")
-    _check_names(fields, VENDOR_FIELDS, "vendor")
+    refuse_unknown_fields(fields, VENDOR_FIELDS, "a vendor")
     return _save_vendor(Vendor(), {"name": name, **fields})
 
 
@@ -209,7 +192,7 @@ def create_vendor(*, user, name, **fields):
 def update_vendor(vendor, *, user, **fields):
     """Edit a vendor (``VENDOR_FIELDS``; ``categories`` replaces the set)."""
     _require_manager(user, "edit vendors")
-    _check_names(fields, VENDOR_FIELDS, "vendor")
+    refuse_unknown_fields(fields, VENDOR_FIELDS, "a vendor")
     vendor = lock_row(Vendor, vendor, "vendor")
     return _save_vendor(vendor, dict(fields))
 
@@ -236,7 +219,7 @@ def delete_vendor(vendor, *, user):
 def _check_vendor_kept(fields, current_vendor_id, what):
     if "vendor" in fields:
         vendor = fields.pop("vendor")
-        if _pk(vendor) != current_vendor_id:
+        if pk_of(vendor) != current_vendor_id:
             raise ValidationError({"vendor": STAYS_WITH_VENDOR.format(what=what)})
 
 
@@ -244,7 +227,7 @@ def _check_vendor_kept(fields, current_vendor_id, what):
 def add_contact(vendor, *, user, name, **fields):
     """A contact person at ``vendor`` (``CONTACT_FIELDS``)."""
     _require_manager(user, "add vendor contacts")
-    _check_names(fields, CONTACT_FIELDS, "contact")
+    refuse_unknown_fields(fields, CONTACT_FIELDS, "a contact")
     vendor = lock_row(Vendor, vendor, "vendor")
     contact = VendorContact(vendor=vendor)
     _assign_plain(contact, {"name": name, **fields})
@@ -260,7 +243,7 @@ def update_contact(contact, *, user, **fields):
     fields = dict(fields)
     contact = lock_row(VendorContact, contact, "contact")
     _check_vendor_kept(fields, contact.vendor_id, "A contact")
-    _check_names(fields, CONTACT_FIELDS, "contact")
+    refuse_unknown_fields(fields, CONTACT_FIELDS, "a contact")
     _assign_plain(contact, fields)
     _full_clean(contact)
     contact.save()
@@ -317,7 +300,7 @@ def clean_terms(terms):
         unknown = sorted(set(term) - TERM_KEYS)
         if unknown:
             raise ValidationError({"terms": f"Unknown term keys: {', '.join(map(str, unknown))}."})
-        priority = _pk(term.get("priority"))
+        priority = pk_of(term.get("priority"))
         if priority not in Priority.values:
             allowed = ", ".join(map(str, Priority.values))
             raise ValidationError({"terms": f"Unknown priority {term.get('priority')!r}: one of {allowed}."})
@@ -403,7 +386,7 @@ def _save_related(contract, related):
 def create_contract(*, user, vendor, title, start_date, end_date, **fields):
     """A new contract with ``vendor`` (``CONTRACT_FIELDS``; see the module's docstring)."""
     _require_manager(user, "add contracts")
-    _check_names(fields, CONTRACT_FIELDS, "contract")
+    refuse_unknown_fields(fields, CONTRACT_FIELDS, "a contract")
     vendor = _one(Vendor, vendor, "vendor", "vendor")
     if vendor is None:
         raise ValidationError({"vendor": "Choose the vendor."})
@@ -422,7 +405,7 @@ def update_contract(contract, *, user, **fields):
     fields = dict(fields)
     contract = lock_row(Contract, contract, "contract")
     _check_vendor_kept(fields, contract.vendor_id, "A contract")
-    _check_names(fields, CONTRACT_FIELDS, "contract")
+    refuse_unknown_fields(fields, CONTRACT_FIELDS, "a contract")
     related = _prepare_contract(contract, fields)
     contract.save()
     _save_related(contract, related)
