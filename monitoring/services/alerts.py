@@ -501,19 +501,21 @@ def _tell_about_firing(alert):
 # --- resolve -------------------------------------------------------------------------------------
 
 
-def resolve(fingerprint, *, at=None, note=""):
+def resolve(fingerprint, *, at=None, note="", keep_incident=False):
     """End the firing alert of ``fingerprint`` (at ``at``, default now) and return it, or None
     when none fires (one query). Its incident resolves with a note once none of its own alerts
-    fires (see the module's docstring); an alert attached to a parent's incident leaves it be."""
+    fires (see the module's docstring); an alert attached to a parent's incident leaves it be.
+    ``keep_incident``: the alert ends without a recovery (its check stopped watching), so its
+    incident only gets ``note`` as a work note."""
     found = Alert.objects.filter(fingerprint=fingerprint, status=AlertStatus.FIRING).values_list("pk", flat=True)
     pk = found.first()
     if pk is None:
         return None
-    return _resolve(pk, at=at or timezone.now(), note=note)
+    return _resolve(pk, at=at or timezone.now(), note=note, keep_incident=keep_incident)
 
 
 @transaction.atomic
-def _resolve(pk, *, at, note):
+def _resolve(pk, *, at, note, keep_incident=False):
     alert = (
         Alert.objects.select_for_update(of=("self",))
         .filter(pk=pk, status=AlertStatus.FIRING)
@@ -526,7 +528,12 @@ def _resolve(pk, *, at, note):
     alert.resolved_at = max(at, alert.first_seen)
     alert.save(update_fields=["status", "resolved_at", "updated_at"])
     if alert.incident_id is not None and alert.suppressed != Suppression.PARENT:
-        _after_recovery(alert, note)
+        if keep_incident:
+            incident = Incident.objects.filter(pk=alert.incident_id, state__in=INCIDENT_OPEN_STATES).first()
+            if incident is not None:
+                _work_note(incident, f"Monitoring: {_ci_name(alert)}{alert.name}: {note.strip()}")
+        else:
+            _after_recovery(alert, note)
     notify(
         "alert.resolved",
         alert,
@@ -604,6 +611,19 @@ def check_recovered(check, *, at):
         check_fingerprint(check.pk),
         at=at,
         note=f"{threshold} successful check{'s' if threshold != 1 else ''} in a row.",
+    )
+
+
+def check_withdrawn(check, *, user, deleted=False):
+    """``check`` stopped watching (disabled or about to be ``deleted`` by ``user``): end its firing
+    alert, which no result will ever end now, and leave its incident open with a work note — the
+    problem was never seen to recover, so a person closes it. One query when none fires."""
+    who = f" by {user.get_username()}" if user is not None else ""
+    what = "deleted" if deleted else "disabled"
+    return resolve(
+        check_fingerprint(check.pk),
+        note=f"the check was {what}{who}, so its alert ended unrecovered; the incident stays open.",
+        keep_incident=True,
     )
 
 

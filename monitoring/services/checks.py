@@ -34,6 +34,7 @@ from monitoring import params as check_params
 from monitoring import probes
 from monitoring.choices import CheckKind
 from monitoring.models import Check, Zone
+from monitoring.services import alerts
 
 FIELDS = (
     "name",
@@ -213,7 +214,7 @@ def update_check(check, *, user, **fields) -> Check:
     ``params`` starts from the new kind's defaults."""
     refuse_unknown_fields(fields, FIELDS, "a check")
     check = lock_row(Check, check, "check")
-    before = {name: getattr(check, name) for name in (*RESCHEDULING_FIELDS, "kind")}
+    before = {name: getattr(check, name) for name in (*RESCHEDULING_FIELDS, "kind", "enabled")}
     errors = {}
     if "name" in fields and (not isinstance(fields["name"], str) or not fields["name"].strip()):
         errors["name"] = ["Give the check a name."]
@@ -227,13 +228,17 @@ def update_check(check, *, user, **fields) -> Check:
         check.next_due_at = first_due(check)
         check.claimed_until = None
     check.save()
+    if before["enabled"] and not check.enabled:
+        alerts.check_withdrawn(check, user=user)
     return check
 
 
 @transaction.atomic
 def delete_check(check, *, user) -> None:
-    """Delete ``check`` with its results and rollups (its alerts stay, without the check)."""
+    """Delete ``check`` with its results and rollups. Its alerts stay, without the check; the
+    firing one ends (``alerts.check_withdrawn``)."""
     check = lock_row(Check, check, "check")
+    alerts.check_withdrawn(check, user=user, deleted=True)
     check.delete()
 
 

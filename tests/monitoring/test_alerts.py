@@ -17,6 +17,7 @@ from incidents.services import incidents as incident_services
 from itom.models import Notification, WebhookDelivery
 from monitoring.models import Alert
 from monitoring.services import alerts
+from monitoring.services import checks as check_services
 from tests.changes.journeys import Cast, change_in
 from tests.factories import CIFactory, WebhookEndpointFactory
 from tests.monitoring.factories import CheckFactory
@@ -317,6 +318,58 @@ def test_a_failure_again_while_a_person_still_works_the_old_incident_joins_it(ch
 
     assert second.incident == incident and Incident.objects.count() == 1
     assert any("the problem is back" in body and "Connection reset." in body for body in work_notes(incident))
+
+
+# --- a check that stops watching -------------------------------------------------------------------
+
+
+def test_disabling_a_failing_check_ends_its_alert_and_leaves_the_incident_open_with_a_note(check, alice):
+    incident = fail(check).incident
+
+    check_services.update_check(check, user=alice, enabled=False)
+
+    alert = Alert.objects.get()
+    assert (alert.status, alert.incident) == ("resolved", incident)
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.NEW
+    assert work_notes(incident) == [
+        "Monitoring: web-01: HTTPS port: the check was disabled by alice, so its alert ended unrecovered; "
+        "the incident stays open."
+    ]
+
+
+def test_a_disabled_check_failing_again_once_enabled_joins_its_still_open_incident(check, alice):
+    incident = fail(check).incident
+    check_services.update_check(check, user=alice, enabled=False)
+    check_services.update_check(check, user=alice, enabled=True)
+
+    again = fail(check, 10)
+
+    assert again.status == "firing" and again.incident == incident
+    assert Incident.objects.count() == 1 and Alert.objects.count() == 2
+
+
+def test_deleting_a_failing_check_ends_its_alert_which_keeps_its_incident(check, alice):
+    incident = fail(check).incident
+
+    check_services.delete_check(check, user=alice)
+
+    alert = Alert.objects.get()
+    assert (alert.status, alert.monitor, alert.incident) == ("resolved", None, incident)
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.NEW
+    assert any("the check was deleted by alice" in body for body in work_notes(incident))
+
+
+def test_disabling_a_check_with_nothing_firing_or_editing_an_enabled_one_touches_no_alert(check, alice):
+    check_services.update_check(check, user=alice, enabled=False)
+    other = CheckFactory(ci=check.ci)
+    firing = alerts.check_problem(other, status="down", message="Refused.", at=at(0))
+
+    check_services.update_check(other, user=alice, name="renamed")
+
+    firing.refresh_from_db()
+    assert firing.status == "firing" and firing.incident.state == IncidentState.NEW
 
 
 def test_resolving_a_fingerprint_that_is_not_firing_does_nothing():

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from monitoring.api.views import CheckViewSet
-from monitoring.models import Check, CheckResult, CheckRollup
+from monitoring.models import Alert, Check, CheckResult, CheckRollup
+from monitoring.services import alerts
 from tests.api_testing import APIEndpointTests
 from tests.factories import CIFactory
 from tests.monitoring.factories import CheckFactory, ZoneFactory
@@ -270,3 +271,16 @@ def test_the_ping_urls_use_the_portals_public_address_when_it_is_set(alice_api, 
     check = CheckFactory(kind="heartbeat", target="", port=None, params={"period": 3600, "grace": 60})
     body = alice_api.get(f"{CHECKS}{check.pk}/").json()
     assert body["ping_urls"]["fail"] == f"https://itom.example.com/ping/{check.uuid}/fail"
+
+
+def test_disabling_a_failing_check_through_the_api_ends_its_alert_and_keeps_its_incident(alice_api):
+    check = CheckFactory()
+    incident = alerts.check_problem(check, status="down", message="Refused.", at=timezone.now()).incident
+
+    response = alice_api.patch(f"{CHECKS}{check.pk}/", {"enabled": False}, format="json")
+
+    assert response.status_code == 200, response.data
+    assert response.data["enabled"] is False
+    assert Alert.objects.get().status == "resolved"
+    incident.refresh_from_db()
+    assert incident.state == "new"
