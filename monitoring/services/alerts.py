@@ -172,6 +172,7 @@ def fire(
     rule=None,
     integration=None,
     at=None,
+    since=None,
     count=1,
     flapping=None,
     maintenance=UNSET,
@@ -179,7 +180,9 @@ def fire(
 ):
     """Report the problem ``fingerprint`` (``count`` times at ``at``, default now) and return its
     firing alert: occurrences added, ``last_seen`` moved on, severity and summary as reported now
-    (labels replaced and annotations merged when given) — or a new alert. Then, unless the alert
+    (labels replaced and annotations merged when given) — or a new alert. ``since``: when the
+    sender says the problem started (Alertmanager's ``startsAt``), which ``first_seen`` keeps
+    when it is earlier than ``at``. Then, unless the alert
     has an incident of its own: suppressed by maintenance, attached to a down parent's incident,
     or its incident opened (see the module's docstring). ``ci``, ``monitor``, ``rule`` and
     ``integration`` are objects or ids. ``flapping`` (a check's) marks or unmarks the alert.
@@ -202,7 +205,7 @@ def fire(
         monitor_id=_pk(monitor),
         rule_id=_pk(rule),
         integration_id=_pk(integration),
-        first_seen=at,
+        first_seen=min(since, at) if since is not None else at,
         last_seen=at,
         occurrences=count,
     )
@@ -228,7 +231,7 @@ def fire(
 def _add_report(alert, new, *, summary, labels, annotations, count, at):
     alert.occurrences += count
     alert.last_seen = max(alert.last_seen, at)
-    alert.first_seen = min(alert.first_seen, at)
+    alert.first_seen = min(alert.first_seen, new.first_seen)
     alert.severity = new.severity
     alert.name = new.name
     fields = ["occurrences", "last_seen", "first_seen", "severity", "name", "updated_at"]

@@ -83,6 +83,7 @@ class Item:
     labels: dict
     annotations: dict = field(default_factory=dict)
     at: datetime | None = None
+    since: datetime | None = None  # when the sender says the problem started (``startsAt``)
     ci_ref: object = None  # an event's explicit ``ci`` (id or text)
     ci_values: tuple = ()  # label values that may name the CI, in order
 
@@ -205,7 +206,7 @@ def parse_alertmanager(payload, *, default_severity=Severity.MAJOR, now=None):
             errors.add(f"{at}.status", f"Expected firing or resolved, got “{status}”.")
         labels = _string_map(alert.get("labels"), f"{at}.labels", errors, required=True)
         annotations = _string_map(alert.get("annotations"), f"{at}.annotations", errors, required=False)
-        parse_time(alert.get("startsAt"), f"{at}.startsAt", errors)
+        starts = parse_time(alert.get("startsAt"), f"{at}.startsAt", errors)
         ends = parse_time(alert.get("endsAt"), f"{at}.endsAt", errors, required=False, zero_is_none=True)
         fingerprint = alert.get("fingerprint")
         if not isinstance(fingerprint, str) or not fingerprint.strip():
@@ -228,6 +229,7 @@ def parse_alertmanager(payload, *, default_severity=Severity.MAJOR, now=None):
                 labels=labels,
                 annotations=annotations,
                 at=resolved_at if status == AlertStatus.RESOLVED else None,
+                since=starts if starts <= now else None,  # a skewed clock's future is not believed
                 ci_values=tuple(labels[key] for key in CI_LABELS if labels.get(key)),
             )
         )
@@ -441,6 +443,7 @@ def process(items, *, integration=None, source=AlertSource.EVENTS):
                         ci=_ci_of(last, cis),
                         integration=integration,
                         at=last.at,
+                        since=min((item.since for item in run if item.since is not None), default=None),
                         count=len(run),
                     )
                     if alert is not None and alert.incident_id:

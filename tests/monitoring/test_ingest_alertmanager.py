@@ -10,6 +10,7 @@ import copy
 import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.apps import apps as django_apps
@@ -78,6 +79,29 @@ def test_the_same_notification_again_adds_occurrences_and_no_incident(am):
     alert = Alert.objects.get()
     assert alert.occurrences == 2
     assert Incident.objects.count() == 1
+
+
+def test_first_seen_is_when_prometheus_says_the_alert_started_last_seen_when_it_was_heard(am):
+    CIFactory(name="db-01")
+    started = timezone.now().replace(microsecond=0) - timedelta(minutes=7)
+    alert = am_alert("aaaa000000000002", instance="db-01:9100")
+    alert["startsAt"] = started.isoformat().replace("+00:00", "Z")
+    before = timezone.now()
+    assert am.post(ALERTMANAGER, am_payload(alert), format="json").status_code == 202
+
+    stored = Alert.objects.get()
+    assert stored.first_seen == started
+    assert stored.last_seen >= before
+    assert f"First seen {started:%Y-%m-%d %H:%M:%S}" in stored.incident.description
+
+    # A startsAt in the future (a skewed clock) is not believed: first seen is when it was heard.
+    Alert.objects.all().delete()
+    alert["fingerprint"] = "aaaa000000000003"
+    alert["startsAt"] = (timezone.now() + timedelta(minutes=2)).isoformat().replace("+00:00", "Z")
+    assert am.post(ALERTMANAGER, am_payload(alert), format="json").status_code == 202
+    stored = Alert.objects.get()
+    assert stored.first_seen <= timezone.now()
+    assert stored.first_seen == stored.last_seen
 
 
 @pytest.mark.parametrize(
