@@ -1,6 +1,6 @@
 """Monitoring in the admin console (managers).
 
-Checks and maintenance windows are written through their services (the per-kind parameter and
+Zones, checks and maintenance windows are written through their services (the per-kind parameter and
 target checks live there); results, rollups, alerts and pushed samples are shown read-only: they
 are written by the poller and the inbound endpoints only. An integration's token is never shown
 here: it is created (and rotated) on the integration's page or through the API, which show it once.
@@ -36,9 +36,34 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
+class ZoneAdmin(ServiceAdmin):
+    """Written through ``monitoring.services.zones``: the default zone keeps its name and stays."""
+
     list_display = ["name", "queue", "description"]
     search_fields = ["name", "description"]
+
+    @staticmethod
+    def save_with_service(instance, fields, user, adding):
+        from monitoring.services import zones
+
+        if adding:
+            return zones.create_zone(user=user, **fields)
+        return zones.update_zone(instance, user=user, **fields)
+
+    def has_delete_permission(self, request, obj=None):
+        from monitoring.services import zones
+
+        return super().has_delete_permission(request, obj) and not (obj is not None and zones.is_default(obj))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, so the default zone can't go with a selection
+        return actions
+
+    def delete_model(self, request, obj):
+        from monitoring.services import zones
+
+        zones.delete_zone(obj, user=request.user)
 
 
 class RecentResultInline(ReadOnlyInline):
@@ -92,6 +117,17 @@ class CheckAdmin(ServiceAdmin):
         if adding:
             return checks.create_check(user=user, **fields)
         return checks.update_check(instance, user=user, **fields)
+
+    def delete_model(self, request, obj):
+        from monitoring.services import checks
+
+        checks.delete_check(obj, user=request.user)  # its firing alert ends (alerts.check_withdrawn)
+
+    def delete_queryset(self, request, queryset):
+        from monitoring.services import checks
+
+        for check in queryset:
+            checks.delete_check(check, user=request.user)
 
 
 @admin.register(CheckResult)

@@ -36,7 +36,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.authentication import APITokenAuthentication
-from itom.api.exceptions import Conflict
 from itom.api.permissions import RolePermission
 from itom.api.viewsets import PortalModelViewSet, PortalReadOnlyViewSet
 from monitoring.api.authentication import (
@@ -85,8 +84,7 @@ from monitoring.models import (
     MetricSample,
     Zone,
 )
-from monitoring.services import checks, ingest, integrations, maintenance, metrics
-from monitoring.services.checks import DEFAULT_ZONE
+from monitoring.services import checks, ingest, integrations, maintenance, metrics, zones
 
 RATE_LIMITED = OpenApiResponse(
     RateLimitedSerializer, description="Over the integration's rate limit (`Retry-After` says when to retry)."
@@ -137,26 +135,16 @@ class ServiceWritesMixin:
 # --- zones -------------------------------------------------------------------------------------
 
 
-class ZoneViewSet(PortalModelViewSet):
-    """Zones: where checks are polled from. Managers write."""
+class ZoneViewSet(ServiceWritesMixin, PortalModelViewSet):
+    """Zones: where checks are polled from. Managers write (through ``monitoring.services.zones``)."""
 
     queryset = Zone.objects.annotate(check_count=Count("checks")).order_by("name")
     serializer_class = ZoneSerializer
     filterset_class = ZoneFilterSet
     ordering_fields = ["name", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    def perform_update(self, serializer):
-        if serializer.instance.name == DEFAULT_ZONE and serializer.validated_data.get("name", DEFAULT_ZONE) != (
-            DEFAULT_ZONE
-        ):
-            raise serializers.ValidationError({"name": [f"The “{DEFAULT_ZONE}” zone keeps its name."]})
-        super().perform_update(serializer)
-
-    def perform_destroy(self, zone):
-        if zone.name == DEFAULT_ZONE:
-            raise Conflict(f"The “{DEFAULT_ZONE}” zone can't be deleted: new checks go there.")
-        super().perform_destroy(zone)
+    create_object = staticmethod(zones.create_zone)
+    update_object = staticmethod(zones.update_zone)
+    delete_object = staticmethod(zones.delete_zone)
 
 
 # --- checks ------------------------------------------------------------------------------------

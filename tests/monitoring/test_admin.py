@@ -1,13 +1,16 @@
 """Monitoring in the admin console: managers browse every model; checks are saved through the
 check service (bad parameters show on the form and write nothing); results, rollups, alerts and
 samples are read-only; integrations are created on their page (the token is shown once there),
-never in the admin; other roles are kept out."""
+never in the admin; zones are written through the zone service (the default zone keeps its name
+and stays); deleting a check here ends its firing alert as elsewhere; other roles are kept out."""
 
 import pytest
+from django.utils import timezone
 
-from monitoring.models import Check
+from monitoring.models import Alert, Check, Zone
+from monitoring.services import alerts
 from tests.factories import CIFactory
-from tests.monitoring.factories import AlertFactory, CheckFactory, MaintenanceWindowFactory, default_zone
+from tests.monitoring.factories import AlertFactory, CheckFactory, MaintenanceWindowFactory, ZoneFactory, default_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +100,42 @@ def test_agents_and_viewers_are_kept_out(client, people, who):
     for model in MODELS:
         response = client.get(f"/admin/monitoring/{model}/")
         assert response.status_code == 302 and "/admin/login/" in response["Location"], model
+
+
+def test_a_zone_added_in_the_admin_goes_through_the_service(maria_client):
+    response = maria_client.post("/admin/monitoring/zone/add/", {"name": "dmz", "description": "The DMZ."})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Zone.objects.get(name="dmz").description == "The DMZ."
+
+
+def test_the_default_zone_keeps_its_name_in_the_admin_and_cannot_be_deleted_there(maria_client):
+    zone = default_zone()
+    response = maria_client.post(f"/admin/monitoring/zone/{zone.pk}/change/", {"name": "main", "description": ""})
+    assert response.status_code == 200
+    assert "keeps its name" in str(response.context["adminform"].form.errors["name"])
+    assert maria_client.get(f"/admin/monitoring/zone/{zone.pk}/delete/").status_code == 403
+    assert maria_client.post(f"/admin/monitoring/zone/{zone.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert b"delete_selected" not in maria_client.get("/admin/monitoring/zone/").content
+    assert Zone.objects.filter(pk=zone.pk, name="default").exists()
+
+
+def test_another_empty_zone_is_deleted_in_the_admin(maria_client):
+    zone = ZoneFactory(name="lab")
+    assert maria_client.post(f"/admin/monitoring/zone/{zone.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Zone.objects.filter(pk=zone.pk).exists()
+
+
+def test_deleting_failing_checks_in_the_admin_ends_their_alerts_and_keeps_their_incidents(maria_client):
+    one, two = CheckFactory(), CheckFactory()
+    for check in (one, two):
+        alerts.check_problem(check, status="down", message="Refused.", at=timezone.now())
+
+    assert maria_client.post(f"/admin/monitoring/check/{one.pk}/delete/", {"post": "yes"}).status_code == 302
+    response = maria_client.post(
+        "/admin/monitoring/check/", {"action": "delete_selected", "_selected_action": [two.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+
+    assert not Check.objects.exists()
+    assert list(Alert.objects.values_list("status", flat=True)) == ["resolved", "resolved"]
+    assert all(alert.incident.state == "new" for alert in Alert.objects.select_related("incident"))
