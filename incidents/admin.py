@@ -58,13 +58,26 @@ class ServiceForm(forms.ModelForm):
 
 
 class ServiceAdmin(admin.ModelAdmin):
-    """Saves through ``save_with_service`` (see ``ServiceForm``)."""
+    """Saves through ``save_with_service`` (see ``ServiceForm``) and, when ``delete_with_service``
+    (``(obj, user)``) is set, deletes through it too — one object at a time, bulk deletes as well."""
 
     form = ServiceForm
+    delete_with_service = None
 
     @staticmethod
     def save_with_service(instance, fields, user, adding):
-        raise NotImplementedError
+        raise NotImplementedError  # each subclass names its service
+
+    def delete_model(self, request, obj):
+        if self.delete_with_service is None:
+            return super().delete_model(request, obj)
+        return self.delete_with_service(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        if self.delete_with_service is None:
+            return super().delete_queryset(request, queryset)
+        for obj in queryset:
+            self.delete_with_service(obj, request.user)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -1,6 +1,6 @@
 """Monitoring in the admin console (managers).
 
-Zones, checks and maintenance windows are written through their services (the per-kind parameter and
+Zones, checks, maintenance windows and metric rules are written through their services (the per-kind parameter and
 target checks live there); results, rollups, alerts and pushed samples are shown read-only: they
 are written by the poller and the inbound endpoints only. An integration's token is never shown
 here: it is created (and rotated) on the integration's page or through the API, which show it once.
@@ -60,10 +60,11 @@ class ZoneAdmin(ServiceAdmin):
         actions.pop("delete_selected", None)  # one at a time, so the default zone can't go with a selection
         return actions
 
-    def delete_model(self, request, obj):
+    @staticmethod
+    def delete_with_service(obj, user):
         from monitoring.services import zones
 
-        zones.delete_zone(obj, user=request.user)
+        zones.delete_zone(obj, user=user)
 
 
 class RecentResultInline(ReadOnlyInline):
@@ -118,16 +119,11 @@ class CheckAdmin(ServiceAdmin):
             return checks.create_check(user=user, **fields)
         return checks.update_check(instance, user=user, **fields)
 
-    def delete_model(self, request, obj):
+    @staticmethod
+    def delete_with_service(obj, user):
         from monitoring.services import checks
 
-        checks.delete_check(obj, user=request.user)  # its firing alert ends (alerts.check_withdrawn)
-
-    def delete_queryset(self, request, queryset):
-        from monitoring.services import checks
-
-        for check in queryset:
-            checks.delete_check(check, user=request.user)
+        checks.delete_check(obj, user=user)  # its firing alert ends (alerts.check_withdrawn)
 
 
 @admin.register(CheckResult)
@@ -175,6 +171,12 @@ class MaintenanceWindowAdmin(ServiceAdmin):
             return maintenance.create_window(user=user, **fields)
         return maintenance.update_window(instance, user=user, **fields)
 
+    @staticmethod
+    def delete_with_service(obj, user):
+        from monitoring.services import maintenance
+
+        maintenance.delete_window(obj, user=user)
+
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
@@ -199,12 +201,26 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(MetricRule)
-class MetricRuleAdmin(admin.ModelAdmin):
+class MetricRuleAdmin(ServiceAdmin):
     list_display = ["name", "metric", "ci", "kind", "operator", "threshold", "for_minutes", "severity", "enabled"]
     list_filter = ["kind", "severity", "enabled"]
     list_select_related = ["ci"]
     search_fields = ["name", "metric", "ci__name"]
     autocomplete_fields = ["ci"]
+
+    @staticmethod
+    def save_with_service(instance, fields, user, adding):
+        from monitoring.services import rules
+
+        if adding:
+            return rules.create_rule(user=user, **fields)
+        return rules.update_rule(instance, user=user, **fields)
+
+    @staticmethod
+    def delete_with_service(obj, user):
+        from monitoring.services import rules
+
+        rules.delete_rule(obj, user=user)  # its firing alerts end (alerts.rule_withdrawn)
 
 
 @admin.register(MetricSample)

@@ -18,6 +18,7 @@ from cmdb.models import CI, CIClass, Tag
 from monitoring.choices import CheckKind, Recurrence
 from monitoring.models import Check, Integration, MetricRule, Zone
 from monitoring.services import checks, maintenance
+from monitoring.services.rules import FIELDS as RULE_FIELDS
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -468,20 +469,7 @@ class MetricRuleForm(SingleCIMixin, forms.ModelForm):
 
     class Meta:
         model = MetricRule
-        fields = [
-            "name",
-            "metric",
-            "ci",
-            "kind",
-            "operator",
-            "threshold",
-            "for_minutes",
-            "window_minutes",
-            "mad_factor",
-            "min_samples",
-            "severity",
-            "enabled",
-        ]
+        fields = list(RULE_FIELDS)
         widgets = {"ci": forms.HiddenInput}
         help_texts = {
             "metric": "The name the samples are pushed with, e.g. cpu.load.",
@@ -491,6 +479,9 @@ class MetricRuleForm(SingleCIMixin, forms.ModelForm):
             "mad_factor": "Baseline rules: how many scaled MADs from the median is an anomaly.",
             "min_samples": "Baseline rules: samples the window needs before it judges.",
         }
+
+    def service_fields(self):
+        return {name: self.cleaned_data.get(name) for name in RULE_FIELDS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -31,7 +31,7 @@ from monitoring.models import (
     MetricSample,
     Zone,
 )
-from monitoring.services import checks, maintenance
+from monitoring.services import checks, maintenance, rules
 
 INGEST_PATHS = {
     "alertmanager": "monitoring-ingest-alertmanager",
@@ -359,25 +359,7 @@ class MetricRuleSerializer(ValidatedModelSerializer):
 
     class Meta:
         model = MetricRule
-        fields = [
-            "id",
-            "display",
-            "name",
-            "metric",
-            "ci",
-            "kind",
-            "operator",
-            "threshold",
-            "for_minutes",
-            "window_minutes",
-            "mad_factor",
-            "min_samples",
-            "severity",
-            "enabled",
-            "web_url",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "display", *rules.FIELDS, "web_url", "created_at", "updated_at"]
 
     def get_web_url(self, rule) -> str:
         return _url(rule)

@@ -84,7 +84,7 @@ from monitoring.models import (
     MetricSample,
     Zone,
 )
-from monitoring.services import checks, ingest, integrations, maintenance, metrics, zones
+from monitoring.services import checks, ingest, integrations, maintenance, metrics, rules, zones
 
 RATE_LIMITED = OpenApiResponse(
     RateLimitedSerializer, description="Over the integration's rate limit (`Retry-After` says when to retry)."
@@ -314,14 +314,17 @@ class IntegrationViewSet(ServiceWritesMixin, PortalModelViewSet):
 # --- metric rules ------------------------------------------------------------------------------
 
 
-class MetricRuleViewSet(PortalModelViewSet):
-    """Rules over pushed metrics (threshold or baseline). Agents write."""
+class MetricRuleViewSet(ServiceWritesMixin, PortalModelViewSet):
+    """Rules over pushed metrics (threshold or baseline). Agents write (through
+    ``monitoring.services.rules``)."""
 
     queryset = MetricRule.objects.all()
     serializer_class = MetricRuleSerializer
     filterset_class = MetricRuleFilterSet
     ordering_fields = ["metric", "name", "kind", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    create_object = staticmethod(rules.create_rule)
+    update_object = staticmethod(rules.update_rule)
+    delete_object = staticmethod(rules.delete_rule)
 
 
 # --- pushed metrics ----------------------------------------------------------------------------

@@ -617,17 +617,27 @@ def check_recovered(check, *, at):
     )
 
 
-def check_withdrawn(check, *, user, deleted=False):
-    """``check`` stopped watching (disabled or about to be ``deleted`` by ``user``): end its firing
-    alert, which no result will ever end now, and leave its incident open with a work note — the
-    problem was never seen to recover, so a person closes it. One query when none fires."""
+def withdrawn(fingerprints, *, what, user, deleted=False):
+    """What raised ``fingerprints`` (a check, a metric rule) stopped watching — disabled, or about
+    to be ``deleted``, by ``user``: end their firing alerts, which no result will ever end now, and
+    leave their incidents open with a work note — the problems were never seen to recover, so a
+    person closes them. Returns the alerts ended."""
     who = f" by {user.get_username()}" if user is not None else ""
-    what = "deleted" if deleted else "disabled"
-    return resolve(
-        check_fingerprint(check.pk),
-        note=f"the check was {what}{who}, so its alert ended unrecovered; the incident stays open.",
-        keep_incident=True,
-    )
+    note = f"the {what} was {'deleted' if deleted else 'disabled'}{who}, so its alert ended unrecovered; "
+    note += "the incident stays open."
+    ended = (resolve(fingerprint, note=note, keep_incident=True) for fingerprint in fingerprints)
+    return [alert for alert in ended if alert is not None]
+
+
+def check_withdrawn(check, *, user, deleted=False):
+    """``withdrawn`` for ``check``'s alert. One query when none fires."""
+    return withdrawn([check_fingerprint(check.pk)], what="check", user=user, deleted=deleted)
+
+
+def rule_withdrawn(rule, *, user, deleted=False):
+    """``withdrawn`` for the firing alerts of metric ``rule`` (one per CI it fired for)."""
+    firing = Alert.objects.filter(rule_id=rule.pk, status=AlertStatus.FIRING).values_list("fingerprint", flat=True)
+    return withdrawn(list(firing), what="metric rule", user=user, deleted=deleted)
 
 
 # --- maintenance ending --------------------------------------------------------------------------

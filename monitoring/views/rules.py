@@ -84,9 +84,21 @@ class RuleEditView(CIFromQueryMixin, MonitoringPage, ObjectEditView):
     def get_queryset(self):
         return MetricRule.objects.select_related("ci")
 
+    def save_form(self, form):
+        from monitoring.services import rules
+
+        if self.object is None:
+            return rules.create_rule(user=self.request.user, **form.service_fields())
+        return rules.update_rule(self.object, user=self.request.user, **form.service_fields())
+
 
 class RuleDeleteView(ObjectDeleteView):
     model = MetricRule
+
+    def delete_object(self, obj):
+        from monitoring.services import rules
+
+        rules.delete_rule(obj, user=self.request.user)
 
     def get_success_url(self):
         return reverse("monitoring:rule_list")

@@ -7,10 +7,17 @@ and stays); deleting a check here ends its firing alert as elsewhere; other role
 import pytest
 from django.utils import timezone
 
-from monitoring.models import Alert, Check, Zone
+from monitoring.models import Alert, Check, MetricRule, Zone
 from monitoring.services import alerts
 from tests.factories import CIFactory
-from tests.monitoring.factories import AlertFactory, CheckFactory, MaintenanceWindowFactory, ZoneFactory, default_zone
+from tests.monitoring.factories import (
+    AlertFactory,
+    CheckFactory,
+    MaintenanceWindowFactory,
+    MetricRuleFactory,
+    ZoneFactory,
+    default_zone,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +146,27 @@ def test_deleting_failing_checks_in_the_admin_ends_their_alerts_and_keeps_their_
     assert not Check.objects.exists()
     assert list(Alert.objects.values_list("status", flat=True)) == ["resolved", "resolved"]
     assert all(alert.incident.state == "new" for alert in Alert.objects.select_related("incident"))
+
+
+def test_disabling_a_firing_rule_in_the_admin_ends_its_alert(maria_client):
+    rule = MetricRuleFactory(name="CPU hot", metric="cpu.load")
+    alert = AlertFactory(fingerprint=f"rule:{rule.pk}:ci:1", source="metric", rule=rule)
+    form = {
+        "name": "CPU hot",
+        "metric": "cpu.load",
+        "kind": "threshold",
+        "operator": "above",
+        "threshold": "90",
+        "for_minutes": "5",
+        "window_minutes": "60",
+        "mad_factor": "5",
+        "min_samples": "10",
+        "severity": "major",
+    }  # "enabled" left out: unticked
+
+    response = maria_client.post(f"/admin/monitoring/metricrule/{rule.pk}/change/", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert MetricRule.objects.get(pk=rule.pk).enabled is False

@@ -7,7 +7,7 @@ from monitoring.api.views import MetricRuleViewSet
 from monitoring.models import MetricRule
 from tests.api_testing import APIEndpointTests
 from tests.factories import CIFactory
-from tests.monitoring.factories import MetricRuleFactory
+from tests.monitoring.factories import AlertFactory, MetricRuleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +61,13 @@ def test_a_metric_name_with_spaces_is_refused(alice_api):
     response = alice_api.post(RULES, data, format="json")
     assert response.status_code == 400
     assert "metric" in response.json()
+
+
+def test_deleting_a_firing_rule_through_the_api_ends_its_alert(alice_api):
+    rule = MetricRuleFactory(name="CPU hot", metric="cpu.load")
+    alert = AlertFactory(fingerprint=f"rule:{rule.pk}:ci:1", source="metric", rule=rule)
+
+    assert alice_api.delete(f"/api/v1/monitoring/rules/{rule.pk}/").status_code == 204
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.rule) == ("resolved", None)

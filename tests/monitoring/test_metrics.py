@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring.models import Alert, MetricSample
-from monitoring.services import metrics
+from monitoring.services import metrics, rules
 from tests.factories import CIFactory
 from tests.itom.notifying import eager_celery  # noqa: F401
 from tests.monitoring.factories import MetricRuleFactory
@@ -141,6 +141,48 @@ def test_a_value_above_the_threshold_for_n_minutes_fires_and_back_below_resolves
     assert metrics.evaluate(db01.pk, "cpu.percent") == {rule.pk: "resolved"}
     assert firing(key) is None
     assert Alert.objects.get(fingerprint=key).status == "resolved"
+
+
+def firing_rule(db01, t0, **fields):
+    """A threshold rule on db-01's cpu.percent that fires, with its alert's incident."""
+    rule = MetricRuleFactory(name="CPU hot", metric="cpu.percent", threshold=90, for_minutes=0, **fields)
+    push(db01, "cpu.percent", [(0, 95)], t0)
+    assert metrics.evaluate(db01.pk, "cpu.percent") == {rule.pk: "firing"}
+    return rule, firing(metrics.fingerprint(rule.pk, db01.pk))
+
+
+def test_disabling_a_firing_rule_ends_its_alert_and_leaves_the_incident_open_with_a_note(db01, t0, alice):
+    rule, alert = firing_rule(db01, t0)
+
+    rules.update_rule(rule, user=alice, enabled=False)
+
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert alert.incident.state == "new"
+    notes = alert.incident.timeline.filter(kind="work_note").values_list("body", flat=True)
+    assert any("the metric rule was disabled by alice" in body for body in notes)
+    # Nothing evaluates a disabled rule: a new sample leaves it be.
+    push(db01, "cpu.percent", [(1, 97)], t0)
+    assert metrics.evaluate(db01.pk, "cpu.percent") == {}
+    assert firing(alert.fingerprint) is None
+
+
+def test_deleting_a_firing_rule_ends_its_alert(db01, t0, alice):
+    rule, alert = firing_rule(db01, t0)
+
+    rules.delete_rule(rule, user=alice)
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.rule, alert.incident.state) == ("resolved", None, "new")
+
+
+def test_editing_a_firing_rule_that_stays_enabled_keeps_its_alert(db01, t0, alice):
+    rule, alert = firing_rule(db01, t0)
+
+    rules.update_rule(rule, user=alice, name="CPU very hot", threshold=92)
+
+    alert.refresh_from_db()
+    assert alert.status == "firing"
 
 
 def test_a_dip_below_the_threshold_restarts_the_count(db01, t0):

@@ -99,3 +99,16 @@ def test_the_list_costs_a_bounded_number_of_queries(client, victor, django_asser
 def test_anonymous_people_are_sent_to_sign_in(client):
     rule = MetricRuleFactory()
     assert_sends_to_sign_in(client, "/monitoring/rules/", f"/monitoring/rules/{rule.pk}/", "/monitoring/rules/new/")
+
+
+def test_disabling_a_firing_rule_on_its_page_ends_its_alert(client, alice):
+    rule = MetricRuleFactory(name="CPU hot", metric="cpu.load")
+    alert = AlertFactory(fingerprint=f"rule:{rule.pk}:ci:1", source="metric", rule=rule)
+    client.force_login(alice)
+
+    response = client.post(f"/monitoring/rules/{rule.pk}/edit/", {**RULE, "enabled": ""})
+
+    assert response["Location"] == f"/monitoring/rules/{rule.pk}/"
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+    assert MetricRule.objects.get(pk=rule.pk).enabled is False
