@@ -1,9 +1,10 @@
 """Monitoring in the admin console (managers).
 
-Zones, checks, maintenance windows and metric rules are written through their services (the per-kind parameter and
-target checks live there); results, rollups, alerts and pushed samples are shown read-only: they
-are written by the poller and the inbound endpoints only. An integration's token is never shown
-here: it is created (and rotated) on the integration's page or through the API, which show it once.
+Zones, checks, maintenance windows, metric rules and integrations are written (and deleted)
+through their services (the per-kind parameter and target checks live there); results, rollups,
+alerts and pushed samples are shown read-only: they are written by the poller and the inbound
+endpoints only. An integration's token is never shown here: it is created (and rotated) on the
+integration's page or through the API, which show it once.
 """
 
 from django.contrib import admin
@@ -179,7 +180,7 @@ class MaintenanceWindowAdmin(ServiceAdmin):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(ServiceAdmin):
     list_display = ["name", "kind", "enabled", "requests_per_minute", "items_per_minute", "last_used_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
@@ -198,6 +199,18 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # created on its page or through the API, which show the token once
+
+    @staticmethod
+    def save_with_service(instance, fields, user, adding):
+        from monitoring.services import integrations
+
+        return integrations.update_integration(instance, user=user, **fields)
+
+    @staticmethod
+    def delete_with_service(obj, user):
+        from monitoring.services import integrations
+
+        integrations.delete_integration(obj, user=user)
 
 
 @admin.register(MetricRule)

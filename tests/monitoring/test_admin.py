@@ -13,6 +13,7 @@ from tests.factories import CIFactory
 from tests.monitoring.factories import (
     AlertFactory,
     CheckFactory,
+    IntegrationFactory,
     MaintenanceWindowFactory,
     MetricRuleFactory,
     ZoneFactory,
@@ -170,3 +171,21 @@ def test_disabling_a_firing_rule_in_the_admin_ends_its_alert(maria_client):
     alert.refresh_from_db()
     assert alert.status == "resolved"
     assert MetricRule.objects.get(pk=rule.pk).enabled is False
+
+
+def test_an_integration_edited_in_the_admin_goes_through_the_service(maria_client):
+    integration = IntegrationFactory(name="prometheus")
+    form = {
+        "name": "prometheus-eu",
+        "enabled": "",
+        "requests_per_minute": "10",
+        "items_per_minute": "100",
+        "default_severity": "minor",
+    }
+    response = maria_client.post(f"/admin/monitoring/integration/{integration.pk}/change/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    integration.refresh_from_db()
+    assert (integration.name, integration.enabled, integration.requests_per_minute) == ("prometheus-eu", False, 10)
+    url = f"/admin/monitoring/integration/{integration.pk}/change/"
+    bad = maria_client.post(url, {**form, "items_per_minute": "0"})
+    assert "items_per_minute" in bad.context["adminform"].form.errors
