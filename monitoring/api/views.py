@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -89,13 +89,6 @@ from monitoring.services import checks, ingest, integrations, maintenance, metri
 RATE_LIMITED = OpenApiResponse(
     RateLimitedSerializer, description="Over the integration's rate limit (`Retry-After` says when to retry)."
 )
-
-
-def _filtered(filterset_class, params, queryset):
-    filterset = filterset_class(params, queryset=queryset)
-    if not filterset.is_valid():
-        raise serializers.ValidationError(filterset.errors)
-    return filterset.qs
 
 
 def _outcome(outcome):

@@ -31,11 +31,6 @@ def _key(value):
         raise Check.DoesNotExist("No heartbeat check with this uuid.") from None
 
 
-def heartbeat_of(uuid):
-    """The enabled heartbeat check of ``uuid``, or ``Check.DoesNotExist``."""
-    return Check.objects.get(uuid=_key(uuid), kind=CheckKind.HEARTBEAT, enabled=True)
-
-
 def ping(uuid, signal="success", *, body=""):
     """Take a ping of the heartbeat check ``uuid``; returns the check. Unknown, malformed,
     disabled or not a heartbeat: ``Check.DoesNotExist`` (and nothing written)."""
